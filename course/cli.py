@@ -1,0 +1,243 @@
+"""The course's command line: ``python -m course {release,demo,check,unflag,timing}``."""
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from course import ROOT, available_chapters, notebooks, pipeline
+from course.grading import FLAG_MARKER, unflag
+
+DEMO_STUDENTS = ("solution-sam", "blank-bea", "partial-pat")
+
+
+# --- release --------------------------------------------------------------------------------
+def cmd_release(args):
+    chapters = args.chapters or available_chapters()
+    for chapter in chapters:
+        pipeline.generate(ROOT, chapter)
+        print(f"release/{chapter}/ generated from source/{chapter}/")
+    return 0
+
+
+# --- demo -----------------------------------------------------------------------------------
+def _student_version(student, chapter, fetched):
+    """The notebook a demo student hands in, starting from the fetched release notebook."""
+    release = notebooks.read(fetched)
+    if student == "blank-bea":
+        return release
+    source = notebooks.read(notebooks.source_path(chapter))
+    if student == "solution-sam":
+        return source
+    # partial-pat solves the first exercise only
+    first = notebooks.exercises(source)[0].name
+    solved = next(cell for cell in source.cells if notebooks.meta(cell).get("grade_id") == first)
+    for cell in release.cells:
+        if notebooks.meta(cell).get("grade_id") == first:
+            cell.source = solved.source
+    return release
+
+
+def _table(rows, chapters):
+    head = ["student", *chapters, "total"]
+    body = []
+    for student, scores in rows.items():
+        total = sum(s.score for s in scores.values()), sum(s.max_score for s in scores.values())
+        body.append([student, *(f"{scores[c].score:g}/{scores[c].max_score:g}" for c in chapters),
+                     f"{total[0]:g}/{total[1]:g}"])
+    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_demo(args):
+    chapters = args.chapters or available_chapters()
+    work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="course-demo-"))
+    if args.dir and work.exists():
+        shutil.rmtree(work)
+    course_dir, exchange = work / "course", work / "exchange"
+    exchange.mkdir(parents=True)
+    print(f"Mock class in {work}")
+    pipeline.make_course(course_dir, chapters)
+    started = time.perf_counter()
+    for chapter in chapters:
+        pipeline.generate(course_dir, chapter)
+        pipeline.release_to_exchange(course_dir, chapter, exchange)
+        print(f"[{chapter}] generated and released")
+        for student in DEMO_STUDENTS:
+            home = work / "students" / student
+            folder = pipeline.fetch(home, chapter, exchange)
+            fetched = folder / f"{chapter}.ipynb"
+            notebooks.nbformat.write(_student_version(student, chapter, fetched), str(fetched))
+            pipeline.submit(home, chapter, exchange, student)
+        pipeline.collect(course_dir, chapter, exchange)
+        print(f"[{chapter}] {len(DEMO_STUDENTS)} submissions collected; autograding ...")
+        result = pipeline.autograde(course_dir, chapter)
+        if result.returncode != 0:
+            print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
+            print(f"[{chapter}] nbgrader autograde reported errors (see above)")
+        pipeline.feedback(course_dir, chapter)
+    rows = pipeline.export(course_dir)
+    print(f"\nnbgrader export wrote {course_dir / 'grades.csv'} ({len(rows)} rows)")
+    scores = {s: {c: pipeline.grades(course_dir, c, s) for c in chapters} for s in DEMO_STUDENTS}
+    print(f"\n{_table(scores, chapters)}\n")
+    feedback = course_dir / "feedback" / "solution-sam" / chapters[0] / f"{chapters[0]}.html"
+    print(f"Feedback, e.g. {feedback}")
+    print(f"Grading pipeline took {time.perf_counter() - started:.0f} s")
+
+    problems = []
+    for chapter in chapters:
+        sam, bea, pat = (scores[s][chapter] for s in DEMO_STUDENTS)
+        if sam.score != sam.max_score:
+            problems.append(f"{chapter}: solution-sam scored {sam.score:g}/{sam.max_score:g}, expected full marks")
+        if bea.score != 0:
+            problems.append(f"{chapter}: blank-bea scored {bea.score:g}, expected 0")
+        if not 0 < pat.score < pat.max_score:
+            problems.append(f"{chapter}: partial-pat scored {pat.score:g}/{pat.max_score:g}, expected in between")
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if not args.keep and not args.dir:
+        shutil.rmtree(work)
+    print("Demo OK: full marks for the solutions, zero for the stubs, partial credit in between."
+          if not problems else "Demo FAILED.")
+    return 1 if problems else 0
+
+
+# --- check ----------------------------------------------------------------------------------
+def _chapter_of(path, chapters):
+    for chapter in chapters:
+        if chapter in path.name:
+            return chapter
+    return None
+
+
+def _failure(cell):
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            return f"{output.ename}: {output.evalue}"
+        if output.output_type == "stream" and output.name == "stderr":
+            return f"the cell wrote to stderr (nbgrader scores that as a failure): {output.text.strip()}"
+    return ""
+
+
+def cmd_check(args):
+    path = Path(args.notebook).resolve()
+    if not path.is_file():
+        print(f"No such notebook: {path}")
+        return 2
+    chapters = available_chapters()
+    chapter = args.chapter or _chapter_of(path, chapters)
+    if chapter not in chapters:
+        print(f"Cannot tell which chapter {path.name} belongs to; pass --chapter (one of {', '.join(chapters)}).")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+        course_dir = pipeline.make_course(Path(tmp) / "course", [chapter])
+        pipeline.generate(course_dir, chapter)
+        submitted = course_dir / "submitted" / "self-check" / chapter
+        submitted.mkdir(parents=True)
+        shutil.copy(path, submitted / f"{chapter}.ipynb")
+        print(f"Grading {path.name} against the hidden tests of {chapter} ...")
+        result = pipeline.autograde(course_dir, chapter, "self-check")
+        graded_path = course_dir / "autograded" / "self-check" / chapter / f"{chapter}.ipynb"
+        if not graded_path.exists():
+            print("Grading failed:\n" + (result.stdout + result.stderr)[-3000:])
+            return 2
+        graded = notebooks.read(graded_path)
+        grade = pipeline.grades(course_dir, chapter, "self-check")
+    cells = {notebooks.meta(c).get("grade_id"): c for c in graded.cells}
+    if graded.cells and graded.cells[0].cell_type == "markdown" and FLAG_MARKER in graded.cells[0].source:
+        print("\n" + graded.cells[0].source + "\n")
+    source = notebooks.read(notebooks.source_path(chapter))
+    rows = []
+    for exercise in notebooks.exercises(source):
+        for test in exercise.tests:
+            cell_grade = grade.cells[test.grade_id]
+            cell = cells.get(test.grade_id, {})
+            message = "passed" if cell_grade.auto_score == cell_grade.max_score else _failure(cell) or "failed"
+            rows.append((exercise.name, f"{cell_grade.score:g} / {cell_grade.max_score:g}", message))
+    width = max(len(r[0]) for r in rows)
+    for name, points, message in rows:
+        lines = message.splitlines() or [""]
+        print(f"  {name.ljust(width)}  {points.rjust(7)}  {lines[0]}")
+        for line in lines[1:6]:
+            print(f"  {' ' * width}  {' ' * 7}  {line}")
+    print(f"\n  total: {grade.score:g} / {grade.max_score:g} points")
+    return 0
+
+
+# --- unflag ---------------------------------------------------------------------------------
+def cmd_unflag(args):
+    db_url = f"sqlite:///{Path(args.course_dir).resolve() / 'gradebook.db'}"
+    changed = unflag(db_url, args.chapter, args.student)
+    print(f"Restored the autograder's scores of {args.student}/{args.chapter} ({changed} notebook(s)).")
+    return 0
+
+
+# --- timing ---------------------------------------------------------------------------------
+def cmd_timing(args):
+    from nbclient import NotebookClient
+
+    chapters = args.chapters or available_chapters()
+    failed = False
+    for chapter in chapters:
+        path = notebooks.source_path(chapter)
+        nb = notebooks.read(path)
+        client = NotebookClient(nb, timeout=args.cell_timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        started = time.perf_counter()
+        try:
+            client.execute()
+        except Exception as error:  # noqa: BLE001 - report and go on with the next chapter
+            print(f"{chapter}: FAILED ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
+            failed = True
+            continue
+        total = time.perf_counter() - started
+        durations = []
+        for cell in nb.cells:
+            timing = cell.metadata.get("execution", {})
+            if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+                from datetime import datetime
+
+                start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+                end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                durations.append(((end - start).total_seconds(), notebooks.meta(cell).get("grade_id", "?")))
+        slowest = ", ".join(f"{cell} {seconds:.1f} s" for seconds, cell in sorted(durations, reverse=True)[:3])
+        verdict = "OK" if total <= 60 else "OVER BUDGET (60 s)"
+        print(f"{chapter}: {total:.1f} s top to bottom, {verdict}; slowest cells: {slowest}")
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m course", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="generate release/ from source/ with nbgrader generate_assignment")
+    p.add_argument("chapters", nargs="*")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("demo", help="grade a mock class (solutions, blanks, one exercise) end to end")
+    p.add_argument("chapters", nargs="*")
+    p.add_argument("--keep", action="store_true", help="keep the temporary course directory")
+    p.add_argument("--dir", help="build the mock class here (replaced if it exists) and keep it")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check", help="grade your copy of a release notebook against the hidden tests")
+    p.add_argument("notebook")
+    p.add_argument("--chapter", help="the chapter, if the file name does not contain it")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("unflag", help="restore the autograder's scores of a submission flagged by the integrity check")
+    p.add_argument("chapter")
+    p.add_argument("student")
+    p.add_argument("--course-dir", default=".", help="the course directory holding gradebook.db")
+    p.set_defaults(func=cmd_unflag)
+
+    p = sub.add_parser("timing", help="execute the source notebooks and report their run time")
+    p.add_argument("chapters", nargs="*")
+    p.add_argument("--cell-timeout", type=int, default=120)
+    p.set_defaults(func=cmd_timing)
+
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,320 @@
+"""nbgrader preprocessors that make ``nbgrader autograde`` robust against hostile submissions.
+
+``nbgrader_config.py`` puts them into nbgrader's own autograde pipeline, so the protection
+holds for plain ``nbgrader autograde``, the formgrader and ``python -m course`` alike:
+
+- ``OverwriteCells``: nbgrader's, plus putting back locked code cells (tests, setup) that a
+  student deleted, at their original place.
+- ``Execute``: nbgrader's, plus recovery when a cell kills the kernel (``os._exit``, a segfault,
+  out of memory) or hangs through the timeout interrupt: the kernel is restarted, the cells
+  above are re-run silently, and grading goes on. nbgrader alone drops the whole submission.
+- ``IntegrityCheck``: scans the student's code (``course.integrity``); a flagged notebook gets
+  a manual-score override of 0 on every graded cell and a comment that names the offending
+  lines. Instructors see both in formgrader and can undo them (``python -m course unflag``).
+"""
+
+import copy
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+from nbgrader.preprocessors import Execute as NbGraderExecute
+from nbgrader.preprocessors import OverwriteCells as NbGraderOverwriteCells
+from traitlets import Bool, Integer, Unicode
+
+from course.integrity import scan_notebook
+
+RESTORED_NOTE = "# Restored by the grader: this locked cell was missing from the submission.\n"
+FLAG_MARKER = "[integrity check]"
+CLEARED_MARKER = "[integrity check cleared]"
+
+
+def _strip_restored_note(source):
+    return source[len(RESTORED_NOTE):] if source.startswith(RESTORED_NOTE) else source
+
+
+def _error_output(ename, evalue):
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]
+    )
+
+
+class OverwriteCells(NbGraderOverwriteCells):
+    """Restore locked cells from the gradebook, and put back locked code cells that are missing.
+
+    nbgrader's own ``add_missing_cells`` only restores grade cells, and fails when the cell
+    before the missing one is an ordinary read-only cell; this version restores every locked code
+    cell (a deleted setup cell breaks all tests after it) after its nearest surviving
+    predecessor in the source notebook.
+    """
+
+    add_missing_cells = Bool(True, help="Put back locked code cells missing from a submission.").tag(config=True)
+
+    def add_missing_grade_cells(self, nb, resources):
+        master = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        sources = {cell.name: cell for cell in master.source_cells}
+        points = {cell.name: cell.max_score for cell in master.grade_cells}
+        order = self._master_order(resources) or [cell.name for cell in master.source_cells]
+
+        def present():
+            return {
+                cell.metadata.get("nbgrader", {}).get("grade_id"): i
+                for i, cell in enumerate(nb.cells)
+                if "nbgrader" in cell.metadata
+            }
+
+        for position, name in enumerate(order):
+            source_cell = sources.get(name)
+            if source_cell is None or source_cell.cell_type != "code" or not source_cell.locked:
+                continue
+            where = present()
+            if name in where:
+                continue
+            before = [where[n] for n in order[:position] if n in where]
+            index = max(before) + 1 if before else 0
+            self.log.warning("Locked cell %s is missing from the submission; restoring it", name)
+            nb.cells.insert(index, self._restored_cell(source_cell, points.get(name)))
+        return nb, resources
+
+    def add_missing_task_cells(self, nb, resources):
+        return nb, resources  # the course has no task cells
+
+    def _master_order(self, resources):
+        """grade_ids in source-notebook order (the gradebook does not record positions)."""
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.source_directory, ".", self.assignment_id))
+        path = path / f"{self.notebook_id}.ipynb"
+        if not path.exists():
+            return None
+        source_nb = nbformat.read(path, as_version=4)
+        return [c.metadata["nbgrader"]["grade_id"] for c in source_nb.cells if "nbgrader" in c.metadata]
+
+    @staticmethod
+    def _restored_cell(source_cell, max_score):
+        cell = nbformat.v4.new_code_cell(RESTORED_NOTE + source_cell.source)
+        cell.metadata = {
+            "deletable": False,
+            "editable": False,
+            "nbgrader": {
+                "grade": max_score is not None,
+                "grade_id": source_cell.name,
+                "locked": True,
+                "schema_version": 3,
+                "solution": False,
+                "task": False,
+                "checksum": source_cell.checksum,
+            },
+        }
+        if max_score is not None:
+            cell.metadata["nbgrader"]["points"] = max_score
+        return cell
+
+
+class Execute(NbGraderExecute):
+    """nbgrader's Execute, plus recovery from a dead or unresponsive kernel."""
+
+    max_kernel_restarts = Integer(
+        3, help="How often a notebook's kernel may be restarted before the remaining cells fail."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._restarts = 0
+        self._executed = []  # code cells run in order, replayed after a restart
+        self._skip_on_replay = set()  # cells that killed, hung or timed out
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._restarts > self.max_kernel_restarts:
+            cell.outputs = [_error_output(
+                "NotExecuted",
+                f"Not run: the kernel had to be restarted {self._restarts} times, so grading stopped here.",
+            )]
+            return cell, resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except (DeadKernelError, CellTimeoutError) as error:
+            cell = self.nb.cells[index]
+            if isinstance(error, DeadKernelError):
+                message = ("The kernel died while running this cell (os._exit(), exit(), a crash in "
+                           "compiled code or running out of memory). The grader restarted it and "
+                           "re-ran the cells above to grade the rest of the notebook.")
+            else:
+                message = ("This cell did not stop at the time limit and ignored the interrupt. The "
+                           "grader restarted the kernel and re-ran the cells above to grade the rest.")
+            cell.outputs.append(_error_output(type(error).__name__, message))
+            self._skip_on_replay.add(index)
+            self._restart_and_replay()
+            return cell, self.resources
+        if any(out.get("ename") == "CellTimeoutError" for out in cell.outputs):
+            self._skip_on_replay.add(index)  # it would time out again
+        self._executed.append(index)
+        return cell, resources
+
+    def _restart_and_replay(self):
+        self._restarts += 1
+        self.log.warning("Restarting the kernel (restart %d)", self._restarts)
+        try:
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - the kernel may already be gone
+            pass
+        self._cleanup_kernel()
+        self.km = self.create_kernel_manager()
+        self.start_new_kernel()
+        self.start_new_kernel_client()
+        for index in self._executed:
+            if index in self._skip_on_replay:
+                continue
+            original = self.nb.cells[index]
+            try:
+                self.execute_cell(copy.deepcopy(original), index, store_history=False)
+            except (DeadKernelError, CellTimeoutError):
+                self._skip_on_replay.add(index)
+                self.nb.cells[index] = original
+                self._restart_and_replay()
+                return
+            finally:
+                self.nb.cells[index] = original
+
+
+class IntegrityCheck(NbGraderPreprocessor):
+    """Zero the score of a notebook whose student code tampers with the test harness.
+
+    Runs after ``SaveAutoGrades``, so the autograder's own scores stay in the gradebook and an
+    instructor can restore them: ``python -m course unflag ASSIGNMENT STUDENT``.
+    """
+
+    enabled = Bool(True, help="Scan submissions for tampering with the tests.").tag(config=True)
+    advice = Unicode(
+        "Instructors: review the lines above in formgrader; to restore the autograder's scores "
+        "run `python -m course unflag {assignment} {student}`.",
+        help="Appended to every report; {assignment} and {student} are filled in.",
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        if not self.enabled:
+            return nb, resources
+        info = resources["nbgrader"]
+        notebook_id, assignment_id, student_id = info["notebook"], info["assignment"], info["student"]
+        with Gradebook(info["db_url"]) as gb:
+            master = {c.name: c for c in gb.find_notebook(notebook_id, assignment_id).source_cells}
+
+            def is_trusted(cell):
+                master_cell = master.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+                return (
+                    master_cell is not None
+                    and master_cell.locked
+                    and _strip_restored_note(cell.source) == master_cell.source
+                )
+
+            findings = scan_notebook(nb, is_trusted)
+            submission = gb.find_submission_notebook(notebook_id, assignment_id, student_id)
+            comments = {comment.name: comment for comment in submission.comments}
+            cleared = any((c.manual_comment or "").startswith(CLEARED_MARKER) for c in comments.values())
+            if not findings or cleared:
+                self._remove_flag(gb, submission, comments)
+                if findings:
+                    self.log.warning("%s: integrity findings ignored (cleared by an instructor)", student_id)
+                return nb, resources
+
+            report = self._report(nb, findings, assignment_id, student_id)
+            self.log.warning("%s: integrity check failed, score set to 0\n%s", student_id, report)
+            for grade in submission.grades:
+                grade.manual_score = 0.0
+                grade.needs_manual_grade = True
+            target = self._comment_cell(nb, findings, comments)
+            if target is not None:
+                comments[target].manual_comment = report
+            gb.db.commit()
+
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(report))
+        return nb, resources
+
+    def _report(self, nb, findings, assignment_id, student_id):
+        lines = [f"**{FLAG_MARKER} This notebook scored 0.** It contains code that changes how the "
+                 "tests run, which no exercise needs. Remove it and submit again:", ""]
+        for finding in findings:
+            grade_id = nb.cells[finding.cell].metadata.get("nbgrader", {}).get("grade_id")
+            where = f"solution cell `{grade_id}`" if grade_id else f"cell {finding.cell + 1}"
+            lines.append(f"- {where}, line {finding.line}: `{finding.code}` ({finding.reason})")
+        lines += ["", self.advice.format(assignment=assignment_id, student=student_id)]
+        return "\n".join(lines)
+
+    @staticmethod
+    def _comment_cell(nb, findings, comments):
+        """The solution cell to carry the report: the first flagged one, else the first one."""
+        names = [nb.cells[f.cell].metadata.get("nbgrader", {}).get("grade_id") for f in findings]
+        names += [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if utils.is_solution(c)]
+        return next((name for name in names if name in comments), None)
+
+    @staticmethod
+    def _remove_flag(gb, submission, comments):
+        """Undo an earlier flag of this submission (it was fixed, or an instructor cleared it)."""
+        flagged = [c for c in comments.values() if (c.manual_comment or "").startswith(FLAG_MARKER)]
+        if not flagged:
+            return
+        for grade in submission.grades:
+            if grade.manual_score == 0.0:
+                grade.manual_score = None
+                grade.needs_manual_grade = grade.auto_score is None
+        for comment in flagged:
+            comment.manual_comment = None
+        gb.db.commit()
+
+
+def unflag(db_url, assignment_id, student_id, notebook_id=None):
+    """Restore the autograder's scores of a flagged submission and keep later runs from re-flagging it.
+
+    Returns the number of notebooks changed.
+    """
+    changed = 0
+    with Gradebook(db_url) as gb:
+        submission = gb.find_submission(assignment_id, student_id)
+        for notebook in submission.notebooks:
+            if notebook_id and notebook.name != notebook_id:
+                continue
+            comments = list(notebook.comments)
+            for grade in notebook.grades:
+                grade.manual_score = None
+                grade.needs_manual_grade = grade.auto_score is None
+            for comment in comments:
+                if (comment.manual_comment or "").startswith(FLAG_MARKER):
+                    comment.manual_comment = None
+            if comments:
+                note = f"{CLEARED_MARKER} An instructor reviewed the integrity report and restored the scores."
+                previous = comments[0].manual_comment
+                comments[0].manual_comment = f"{note}\n\n{previous}" if previous else note
+            changed += 1
+        gb.db.commit()
+    return changed
+
+
+# The pipelines nbgrader_config.py installs: nbgrader's defaults with the classes above.
+SANITIZE_PREPROCESSORS = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+AUTOGRADE_PREPROCESSORS = [
+    Execute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    IntegrityCheck,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]

@@ -1,0 +1,130 @@
+"""Thin wrappers around the nbgrader command line, for the course root or a scratch course.
+
+Every step runs the real ``nbgrader`` (``python -m nbgrader``) in the course directory, so it
+reads that directory's ``nbgrader_config.py`` exactly as an instructor's run would.
+"""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from course import ROOT
+from course.notebooks import source_path
+
+COURSE_ID = "ml-recsys"
+
+
+class NbgraderError(RuntimeError):
+    pass
+
+
+def nbgrader(args, cwd, env=None, check=True):
+    """Run ``nbgrader ARGS`` in ``cwd``; raise NbgraderError with its log if it fails and ``check``."""
+    full_env = {**os.environ, **(env or {})}
+    # nbgrader runs helper programs (alembic) that live beside this interpreter.
+    full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env.get("PATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        log = (result.stdout + result.stderr).strip().splitlines()
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed in {cwd}:\n" + "\n".join(log[-40:]))
+    return result
+
+
+def make_course(directory, chapters, root=ROOT):
+    """A scratch course in ``directory``: the course's nbgrader_config.py and source notebooks."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(root) / "nbgrader_config.py", directory / "nbgrader_config.py")
+    for chapter in chapters:
+        shutil.copytree(source_path(chapter, root).parent, directory / "source" / chapter, dirs_exist_ok=True)
+    return directory
+
+
+def generate(course_dir, chapter):
+    """``nbgrader generate_assignment``: release/<chapter> from source/<chapter>, and the gradebook."""
+    nbgrader(["generate_assignment", chapter, "--force"], course_dir)
+
+
+def release_to_exchange(course_dir, chapter, exchange):
+    nbgrader(["release_assignment", chapter, "--force", f"--Exchange.root={exchange}"], course_dir)
+
+
+def fetch(home, chapter, exchange):
+    """A student fetches the released chapter into their ``home`` directory."""
+    Path(home).mkdir(parents=True, exist_ok=True)
+    nbgrader(["fetch_assignment", chapter, f"--course={COURSE_ID}", f"--Exchange.root={exchange}"], home)
+    return Path(home) / chapter
+
+
+def submit(home, chapter, exchange, student):
+    """A student submits their folder; on a shared machine the student id comes from the login."""
+    nbgrader(["submit", chapter, f"--course={COURSE_ID}", f"--Exchange.root={exchange}", f"--student={student}"],
+             home)
+
+
+def collect(course_dir, chapter, exchange):
+    nbgrader(["collect", chapter, "--update", f"--Exchange.root={exchange}"], course_dir)
+
+
+def autograde(course_dir, chapter, student=None):
+    """Autograde every collected submission of ``chapter`` (or one student's).
+
+    nbgrader exits non-zero when any submission could not be processed; the others are still
+    graded, so the result is returned rather than raised.
+    """
+    args = ["autograde", chapter, "--force"]
+    if student:
+        args.append(f"--student={student}")
+    return nbgrader(args, course_dir, check=False)
+
+
+def feedback(course_dir, chapter):
+    nbgrader(["generate_feedback", chapter, "--force"], course_dir)
+
+
+def export(course_dir):
+    """``nbgrader export``: grades.csv in the course directory; returns its rows."""
+    nbgrader(["export"], course_dir)
+    with open(Path(course_dir) / "grades.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@dataclass
+class CellGrade:
+    grade_id: str
+    score: float
+    max_score: float
+    auto_score: float | None
+    manual_score: float | None
+
+
+@dataclass
+class NotebookGrade:
+    student: str
+    chapter: str
+    score: float
+    max_score: float
+    cells: dict = field(default_factory=dict)  # grade_id -> CellGrade
+    comments: dict = field(default_factory=dict)  # grade_id -> comment text
+
+
+def grades(course_dir, chapter, student):
+    """Scores of one student's notebook for ``chapter``, read from the course's gradebook."""
+    db_url = f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    with Gradebook(db_url) as gb:
+        nb = gb.find_submission_notebook(chapter, chapter, student)
+        cells = {
+            g.name: CellGrade(g.name, float(g.score), float(g.max_score), g.auto_score, g.manual_score)
+            for g in nb.grades
+        }
+        comments = {c.name: c.comment for c in nb.comments if c.comment}
+        return NotebookGrade(student, chapter, float(nb.score), float(nb.max_score), cells, comments)
