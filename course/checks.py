@@ -216,6 +216,8 @@ def avoids(function, names, name="your function", hint=""):
             for n in code.co_names:
                 if n not in forbidden:
                     queue.extend(_functions(fn.__globals__.get(n)))
+        for cell in fn.__closure__ or ():
+            queue.extend(_functions(cell.cell_contents))
     hits = sorted(used & forbidden)
     if hits:
         _fail(

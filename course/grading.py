@@ -248,7 +248,7 @@ class IntegrityCheck(NbGraderPreprocessor):
         return nb, resources
 
     def _report(self, nb, findings, assignment_id, student_id):
-        lines = [f"**{FLAG_MARKER} This notebook scored 0.** It contains code that changes how the "
+        lines = [f"{FLAG_MARKER} **This notebook scored 0.** It contains code that changes how the "
                  "tests run, which no exercise needs. Remove it and submit again:", ""]
         for finding in findings:
             grade_id = nb.cells[finding.cell].metadata.get("nbgrader", {}).get("grade_id")

@@ -1,0 +1,61 @@
+"""The real nbgrader pipeline on the mock class of `python -m course demo` (run once per session)."""
+
+import csv
+
+import pytest
+
+from course import notebooks, pipeline
+from tests.conftest import CHAPTERS, SUMMARY
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_end_to_end(demo_class):
+    assert demo_class.returncode == 0, demo_class.output[-4000:]
+    assert "Demo OK" in demo_class.output
+    for student in ("solution-sam", "blank-bea", "partial-pat"):
+        assert student in demo_class.output
+    SUMMARY.append("demo: " + next(line for line in demo_class.output.splitlines() if line.startswith("Grading")))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_solutions_score_full_marks(demo_class, chapter):
+    grade = pipeline.grades(demo_class.course_dir, chapter, "solution-sam")
+    for cell in grade.cells.values():
+        assert cell.auto_score == cell.max_score, f"{cell.grade_id}: {cell.auto_score}/{cell.max_score}"
+        assert cell.manual_score is None, f"{cell.grade_id} was overridden (integrity check?)"
+    assert grade.score == grade.max_score > 0
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_release_stubs_score_zero_on_every_test_cell(demo_class, chapter):
+    grade = pipeline.grades(demo_class.course_dir, chapter, "blank-bea")
+    source = notebooks.read(notebooks.source_path(chapter))
+    test_ids = {t.grade_id for e in notebooks.exercises(source) for t in e.tests}
+    assert set(grade.cells) == test_ids
+    for cell in grade.cells.values():
+        assert cell.auto_score == 0, f"{cell.grade_id} passes on the release stub"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_one_solved_exercise_earns_exactly_its_points(demo_class, chapter):
+    grade = pipeline.grades(demo_class.course_dir, chapter, "partial-pat")
+    first = notebooks.exercises(notebooks.read(notebooks.source_path(chapter)))[0]
+    solved = {t.grade_id for t in first.tests}
+    for cell in grade.cells.values():
+        expected = cell.max_score if cell.grade_id in solved else 0
+        assert cell.score == expected, f"{cell.grade_id}: {cell.score}, expected {expected}"
+    assert 0 < grade.score < grade.max_score
+
+
+def test_feedback_and_grades_csv(demo_class):
+    course = demo_class.course_dir
+    with open(course / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * len(CHAPTERS)
+    for row in rows:
+        grade = pipeline.grades(course, row["assignment"], row["student_id"])
+        assert float(row["raw_score"]) == grade.score and float(row["max_score"]) == grade.max_score
+        html = course / "feedback" / row["student_id"] / row["assignment"] / f"{row['assignment']}.html"
+        assert html.exists(), html
+        assert f"{grade.score:.1f} / {grade.max_score:.1f}" in html.read_text(), f"{html} does not show the score"
