@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 NB ?=
+CHAPTER ?= 01_fundamentals
 
-.PHONY: setup demo test release lab check lint timing clean
+.PHONY: setup demo test release lab start check lint timing clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,9 @@ release: setup
 
 lab: setup
 	$(BIN)/jupyter lab
+
+start: setup
+	$(BIN)/python -m course start $(CHAPTER)
 
 check: setup
 	@test -n "$(NB)" || { echo "usage: make check NB=path/to/your/notebook.ipynb"; exit 2; }

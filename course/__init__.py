@@ -7,7 +7,7 @@ The package holds what the notebooks and the grading pipeline share:
 - ``course.checks``    the assertion helpers that test cells call,
 - ``course.grading``   nbgrader preprocessors (resilient execution, integrity check),
 - ``course.pipeline``  thin wrappers around the nbgrader command line,
-- ``python -m course`` the command line (release, demo, check, unflag, timing).
+- ``python -m course`` the command line (release, demo, check, start, unflag, timing).
 """
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m course {release,demo,check,unflag,timing}``."""
+"""The course's command line: ``python -m course {release,demo,check,start,unflag,timing}``."""
 
 import argparse
 import shutil
@@ -150,20 +150,38 @@ def cmd_check(args):
     if graded.cells and graded.cells[0].cell_type == "markdown" and FLAG_MARKER in graded.cells[0].source:
         print("\n" + graded.cells[0].source + "\n")
     source = notebooks.read(notebooks.source_path(chapter))
-    rows = []
+    rows = [("exercise", "test cell", "points", "result")]
     for exercise in notebooks.exercises(source):
         for test in exercise.tests:
             cell_grade = grade.cells[test.grade_id]
             cell = cells.get(test.grade_id, {})
             message = "passed" if cell_grade.auto_score == cell_grade.max_score else _failure(cell) or "failed"
-            rows.append((exercise.name, f"{cell_grade.score:g} / {cell_grade.max_score:g}", message))
-    width = max(len(r[0]) for r in rows)
-    for name, points, message in rows:
+            rows.append((exercise.name, test.grade_id, f"{cell_grade.score:g} / {cell_grade.max_score:g}", message))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    indent = " " * (sum(widths) + 8)
+    for name, test, points, message in rows:
         lines = message.splitlines() or [""]
-        print(f"  {name.ljust(width)}  {points.rjust(7)}  {lines[0]}")
+        print(f"  {name.ljust(widths[0])}  {test.ljust(widths[1])}  {points.rjust(widths[2])}  {lines[0]}")
         for line in lines[1:6]:
-            print(f"  {' ' * width}  {' ' * 7}  {line}")
+            print(f"{indent}{line}")
     print(f"\n  total: {grade.score:g} / {grade.max_score:g} points")
+    return 0
+
+
+# --- start ----------------------------------------------------------------------------------
+def cmd_start(args):
+    target = Path(args.workdir) / args.chapter
+    release = notebooks.release_path(args.chapter).parent
+    if not release.exists():
+        print(f"Unknown chapter {args.chapter}; available: {', '.join(available_chapters())}")
+        return 2
+    if target.exists():
+        print(f"{target} already exists; your work there is left untouched.")
+    else:
+        shutil.copytree(release, target)
+        print(f"Copied the student version of {args.chapter} to {target}/")
+    notebook = target / f"{args.chapter}.ipynb"
+    print(f"Open {notebook} in JupyterLab (make lab); grade it with: make check NB={notebook}")
     return 0
 
 
@@ -227,6 +245,11 @@ def main(argv=None):
     p.add_argument("notebook")
     p.add_argument("--chapter", help="the chapter, if the file name does not contain it")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("start", help="copy a chapter's student notebook into a work folder of yours")
+    p.add_argument("chapter")
+    p.add_argument("--workdir", default="work", help="where to put your copy (default: work/)")
+    p.set_defaults(func=cmd_start)
 
     p = sub.add_parser("unflag", help="restore the autograder's scores of a submission flagged by the integrity check")
     p.add_argument("chapter")

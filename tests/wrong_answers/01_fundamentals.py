@@ -109,15 +109,20 @@ def _bn(x, gamma, beta, running_mean, running_var, training, momentum, eps, *, n
         running_correction=1, dim=0, eps_inside=True, reverse_momentum=False, eval_batch_stats=False,
         train_running_stats=False, in_place=False, eval_updates=False):
     """The reference algorithm with switches for one bug each (the mutants below use it)."""
-    batch_mean = x.mean(dim=dim, keepdim=dim == 1)
-    batch_var = x.var(dim=dim, correction=normalise_correction, keepdim=dim == 1)
-    running_batch_var = x.var(dim=dim, correction=running_correction, keepdim=dim == 1) if dim == 0 else batch_var
     w_old, w_new = (momentum, 1 - momentum) if reverse_momentum else (1 - momentum, momentum)
+    new_mean, new_var = running_mean.clone(), running_var.clone()
+    batch_mean = batch_var = None
+    if training or eval_batch_stats or eval_updates:
+        batch_mean = x.mean(dim=dim, keepdim=dim == 1)
+        batch_var = x.var(dim=dim, correction=normalise_correction, keepdim=dim == 1)
     if training or eval_updates:
-        new_mean = w_old * running_mean + w_new * (batch_mean if dim == 0 else batch_mean.mean())
-        new_var = w_old * running_var + w_new * (running_batch_var if dim == 0 else running_batch_var.mean())
-    else:
-        new_mean, new_var = running_mean.clone(), running_var.clone()
+        if dim == 0:
+            running_batch_var = x.var(dim=0, correction=running_correction) if x.shape[0] > 1 else batch_var
+            new_mean = w_old * running_mean + w_new * batch_mean
+            new_var = w_old * running_var + w_new * running_batch_var
+        else:
+            new_mean = w_old * running_mean + w_new * batch_mean.mean()
+            new_var = w_old * running_var + w_new * batch_var.mean()
     if in_place:
         running_mean.copy_(new_mean)
         running_var.copy_(new_var)
