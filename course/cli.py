@@ -14,9 +14,9 @@ DEMO_STUDENTS = ("solution-sam", "blank-bea", "partial-pat")
 
 # --- release --------------------------------------------------------------------------------
 def cmd_release(args):
-    chapters = args.chapters or available_chapters()
-    for chapter in chapters:
+    for chapter in args.chapters or ["*"]:
         pipeline.generate(ROOT, chapter)
+    for chapter in args.chapters or available_chapters():
         print(f"release/{chapter}/ generated from source/{chapter}/")
     return 0
 
@@ -62,30 +62,33 @@ def cmd_demo(args):
     print(f"Mock class in {work}")
     pipeline.make_course(course_dir, chapters)
     started = time.perf_counter()
+    pipeline.generate(course_dir)
     for chapter in chapters:
-        pipeline.generate(course_dir, chapter)
         pipeline.release_to_exchange(course_dir, chapter, exchange)
-        print(f"[{chapter}] generated and released")
-        for student in DEMO_STUDENTS:
-            home = work / "students" / student
-            folder = pipeline.fetch(home, chapter, exchange)
-            fetched = folder / f"{chapter}.ipynb"
+    print(f"Generated and released {', '.join(chapters)}")
+    for student in DEMO_STUDENTS:
+        home = work / "students" / student
+        for chapter in chapters:
+            fetched = pipeline.fetch(home, chapter, exchange) / f"{chapter}.ipynb"
             notebooks.nbformat.write(_student_version(student, chapter, fetched), str(fetched))
             pipeline.submit(home, chapter, exchange, student)
+    for chapter in chapters:
         pipeline.collect(course_dir, chapter, exchange)
-        print(f"[{chapter}] {len(DEMO_STUDENTS)} submissions collected; autograding ...")
-        result = pipeline.autograde(course_dir, chapter)
-        if result.returncode != 0:
-            print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
-            print(f"[{chapter}] nbgrader autograde reported errors (see above)")
-        pipeline.feedback(course_dir, chapter)
+    print(f"{len(DEMO_STUDENTS)} students fetched, worked and submitted; submissions collected. Autograding ...")
+    result = pipeline.autograde(course_dir)
+    if result.returncode != 0:
+        print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
+        print("nbgrader autograde reported errors (see above)")
+    pipeline.feedback(course_dir)
     rows = pipeline.export(course_dir)
     print(f"\nnbgrader export wrote {course_dir / 'grades.csv'} ({len(rows)} rows)")
     scores = {s: {c: pipeline.grades(course_dir, c, s) for c in chapters} for s in DEMO_STUDENTS}
     print(f"\n{_table(scores, chapters)}\n")
-    feedback = course_dir / "feedback" / "solution-sam" / chapters[0] / f"{chapters[0]}.html"
-    print(f"Feedback, e.g. {feedback}")
     print(f"Grading pipeline took {time.perf_counter() - started:.0f} s")
+    keep = args.keep or args.dir
+    if keep:
+        feedback = course_dir / "feedback" / "solution-sam" / chapters[0] / f"{chapters[0]}.html"
+        print(f"Feedback for students, e.g. {feedback}")
 
     problems = []
     for chapter in chapters:
@@ -98,7 +101,7 @@ def cmd_demo(args):
             problems.append(f"{chapter}: partial-pat scored {pat.score:g}/{pat.max_score:g}, expected in between")
     for problem in problems:
         print(f"FAIL {problem}")
-    if not args.keep and not args.dir:
+    if not keep:
         shutil.rmtree(work)
     print("Demo OK: full marks for the solutions, zero for the stubs, partial credit in between."
           if not problems else "Demo FAILED.")

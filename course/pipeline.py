@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+from traitlets.config import Config
 
 from course import ROOT
 from course.notebooks import source_path
@@ -49,8 +53,9 @@ def make_course(directory, chapters, root=ROOT):
     return directory
 
 
-def generate(course_dir, chapter):
-    """``nbgrader generate_assignment``: release/<chapter> from source/<chapter>, and the gradebook."""
+def generate(course_dir, chapter="*"):
+    """``nbgrader generate_assignment``: release/<chapter> from source/<chapter> (all chapters for
+    "*"), and the notebooks' master copies in the gradebook."""
     nbgrader(["generate_assignment", chapter, "--force"], course_dir)
 
 
@@ -58,25 +63,37 @@ def release_to_exchange(course_dir, chapter, exchange):
     nbgrader(["release_assignment", chapter, "--force", f"--Exchange.root={exchange}"], course_dir)
 
 
+def _as_student(exchange_class, home, chapter, exchange, student="*"):
+    """Run a student-side exchange step in this process (what `nbgrader fetch_assignment` and
+    `nbgrader submit` do, without starting a process per student and chapter)."""
+    config = Config()
+    config.Exchange.root = str(exchange)
+    config.Exchange.assignment_dir = str(home)
+    config.CourseDirectory.course_id = COURSE_ID
+    config.CourseDirectory.assignment_id = chapter
+    config.CourseDirectory.student_id = student
+    coursedir = CourseDirectory(config=config)
+    exchange_class(coursedir=coursedir, authenticator=Authenticator(config=config), config=config).start()
+
+
 def fetch(home, chapter, exchange):
     """A student fetches the released chapter into their ``home`` directory."""
     Path(home).mkdir(parents=True, exist_ok=True)
-    nbgrader(["fetch_assignment", chapter, f"--course={COURSE_ID}", f"--Exchange.root={exchange}"], home)
+    _as_student(ExchangeFetchAssignment, home, chapter, exchange)
     return Path(home) / chapter
 
 
 def submit(home, chapter, exchange, student):
-    """A student submits their folder; on a shared machine the student id comes from the login."""
-    nbgrader(["submit", chapter, f"--course={COURSE_ID}", f"--Exchange.root={exchange}", f"--student={student}"],
-             home)
+    """A student submits their folder (on a shared machine the id would come from the login)."""
+    _as_student(ExchangeSubmit, home, chapter, exchange, student)
 
 
 def collect(course_dir, chapter, exchange):
     nbgrader(["collect", chapter, "--update", f"--Exchange.root={exchange}"], course_dir)
 
 
-def autograde(course_dir, chapter, student=None):
-    """Autograde every collected submission of ``chapter`` (or one student's).
+def autograde(course_dir, chapter="*", student=None):
+    """Autograde every collected submission of ``chapter`` ("*": of every chapter), or one student's.
 
     nbgrader exits non-zero when any submission could not be processed; the others are still
     graded, so the result is returned rather than raised.
@@ -87,7 +104,7 @@ def autograde(course_dir, chapter, student=None):
     return nbgrader(args, course_dir, check=False)
 
 
-def feedback(course_dir, chapter):
+def feedback(course_dir, chapter="*"):
     nbgrader(["generate_feedback", chapter, "--force"], course_dir)
 
 
