@@ -104,3 +104,17 @@ def test_chapter_ends_with_an_errata_box(source):
     _, nb = source
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
     assert any("Errata" in text for text in markdown[-3:]), "the chapter should end with an Errata box"
+
+
+def test_source_notebooks_round_trip_through_the_text_form(source, tmp_path):
+    """tools/nbtext.py is how chapters are edited as text; it must not lose or change anything."""
+    import importlib.util
+
+    from course import ROOT
+
+    spec = importlib.util.spec_from_file_location("nbtext", ROOT / "tools" / "nbtext.py")
+    nbtext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbtext)
+    _, nb = source
+    again = nbtext.to_notebook(nbtext.to_text(nb))
+    assert nbformat.writes(again) == nbformat.writes(nb)
