@@ -6,6 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
 from course import ROOT, available_chapters, notebooks, pipeline
 from course.grading import FLAG_MARKER, unflag
 
@@ -70,7 +74,7 @@ def cmd_demo(args):
         home = work / "students" / student
         for chapter in chapters:
             fetched = pipeline.fetch(home, chapter, exchange) / f"{chapter}.ipynb"
-            notebooks.nbformat.write(_student_version(student, chapter, fetched), str(fetched))
+            nbformat.write(_student_version(student, chapter, fetched), str(fetched))
             pipeline.submit(home, chapter, exchange, student)
     for chapter in chapters:
         pipeline.collect(course_dir, chapter, exchange)
@@ -197,36 +201,39 @@ def cmd_unflag(args):
 
 
 # --- timing ---------------------------------------------------------------------------------
-def cmd_timing(args):
-    from nbclient import NotebookClient
+def _time_notebook(path, cell_timeout):
+    """Execute a notebook top to bottom: (total seconds, {grade_id: seconds per cell})."""
+    durations, started_at = {}, {}
 
-    chapters = args.chapters or available_chapters()
+    def on_start(cell, cell_index):
+        started_at[cell_index] = time.perf_counter()
+
+    def on_executed(cell, cell_index, execute_reply):
+        name = notebooks.meta(cell).get("grade_id", str(cell_index))
+        durations[name] = time.perf_counter() - started_at[cell_index]
+
+    client = NotebookClient(notebooks.read(path), timeout=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_start=on_start, on_cell_executed=on_executed)
+    started = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - started, durations
+
+
+def cmd_timing(args):
+    """Execute each source notebook and report its wall time and slowest cells."""
     failed = False
-    for chapter in chapters:
-        path = notebooks.source_path(chapter)
-        nb = notebooks.read(path)
-        client = NotebookClient(nb, timeout=args.cell_timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        started = time.perf_counter()
+    for chapter in args.chapters or available_chapters():
         try:
-            client.execute()
-        except Exception as error:  # noqa: BLE001 - report and go on with the next chapter
-            print(f"{chapter}: FAILED ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})")
+            total, durations = _time_notebook(notebooks.source_path(chapter), args.cell_timeout)
+        except CellExecutionError as error:
+            print(f"{chapter}: FAILED\n{error}")
             failed = True
             continue
-        total = time.perf_counter() - started
-        durations = []
-        for cell in nb.cells:
-            timing = cell.metadata.get("execution", {})
-            if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-                from datetime import datetime
-
-                start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
-                end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-                durations.append(((end - start).total_seconds(), notebooks.meta(cell).get("grade_id", "?")))
-        slowest = ", ".join(f"{cell} {seconds:.1f} s" for seconds, cell in sorted(durations, reverse=True)[:3])
+        slowest = sorted(durations.items(), key=lambda item: -item[1])[:3]
         verdict = "OK" if total <= 60 else "OVER BUDGET (60 s)"
-        print(f"{chapter}: {total:.1f} s top to bottom, {verdict}; slowest cells: {slowest}")
+        print(f"{chapter}: {total:.1f} s top to bottom, {verdict}; slowest cells: "
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest))
     return 1 if failed else 0
 
 
