@@ -28,11 +28,10 @@ class NbgraderError(RuntimeError):
     pass
 
 
-def nbgrader(args, cwd, env=None, check=True):
+def nbgrader(args, cwd, check=True):
     """Run ``nbgrader ARGS`` in ``cwd``; raise NbgraderError with its log if it fails and ``check``."""
-    full_env = {**os.environ, **(env or {})}
     # nbgrader runs helper programs (alembic) that live beside this interpreter.
-    full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env.get("PATH", "")])
+    full_env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL,

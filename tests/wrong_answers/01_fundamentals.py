@@ -199,40 +199,43 @@ def batch_norm_calls_torch(x, gamma, beta, running_mean, running_var, training, 
 # --- Exercise 3: layer_norm -------------------------------------------------------------------
 
 
+@helper
+def _ln(x, gamma, beta, eps, *, correction=0, dim=-1, eps_inside=True, affine=True):
+    """The reference layer norm with switches for one bug each (the mutants below use it)."""
+    mean = x.mean(dim=dim, keepdim=True)
+    var = x.var(dim=dim, keepdim=True, correction=correction)
+    y = (x - mean) / (torch.sqrt(var + eps) if eps_inside else torch.sqrt(var) + eps)
+    return gamma * y + beta if affine else y
+
+
 @wrong("layer_norm", "unbiased variance")
 def layer_norm_unbiased(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    return gamma * (x - mean) / torch.sqrt(x.var(dim=-1, keepdim=True) + eps) + beta
+    return _ln(x, gamma, beta, eps, correction=1)
 
 
 @wrong("layer_norm", "normalises over the batch (dim 0), as batch norm would")
 def layer_norm_over_batch(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=0, keepdim=True)
-    return gamma * (x - mean) / torch.sqrt(x.var(dim=0, keepdim=True, correction=0) + eps) + beta
+    return _ln(x, gamma, beta, eps, dim=0)
 
 
 @wrong("layer_norm", "eps added outside the square root")
 def layer_norm_eps_outside_sqrt(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    return gamma * (x - mean) / (torch.sqrt(x.var(dim=-1, keepdim=True, correction=0)) + eps) + beta
+    return _ln(x, gamma, beta, eps, eps_inside=False)
 
 
 @wrong("layer_norm", "dim=1 hard-coded (right for 2-D input only)")
 def layer_norm_dim_1(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=1, keepdim=True)
-    return gamma * (x - mean) / torch.sqrt(x.var(dim=1, keepdim=True, correction=0) + eps) + beta
+    return _ln(x, gamma, beta, eps, dim=1)
 
 
 @wrong("layer_norm", "forgets gamma and beta")
 def layer_norm_no_affine(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    return (x - mean) / torch.sqrt(x.var(dim=-1, keepdim=True, correction=0) + eps)
+    return _ln(x, gamma, beta, eps, affine=False)
 
 
 @wrong("layer_norm", "forgets eps")
 def layer_norm_no_eps(x, gamma, beta, eps=1e-5):
-    mean = x.mean(dim=-1, keepdim=True)
-    return gamma * (x - mean) / torch.sqrt(x.var(dim=-1, keepdim=True, correction=0)) + beta
+    return _ln(x, gamma, beta, 0.0)
 
 
 @wrong("layer_norm", "calls torch's layer norm")
