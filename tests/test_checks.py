@@ -29,6 +29,13 @@ def test_close_accepts_matching_values_and_nans():
     assert "non-finite" in _message(checks.close, torch.tensor([float("nan")]), torch.tensor([1.0]), "y")
 
 
+def test_close_needs_an_exact_match_where_infinity_is_expected():
+    inf = float("inf")
+    checks.close(np.array([inf, -inf, 1.0]), np.array([inf, -inf, 1.0]), "y")
+    assert "wrong at 1 of 2" in _message(checks.close, np.array([1e300, 1.0]), np.array([inf, 1.0]), "y", rtol=0.5)
+    assert "wrong at 1 of 2" in _message(checks.close, np.array([-inf, 1.0]), np.array([inf, 1.0]), "y")
+
+
 def test_none_means_a_missing_return():
     assert "forget to `return`" in _message(checks.close, None, torch.zeros(2), "y")
 
