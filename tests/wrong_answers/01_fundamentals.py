@@ -1,8 +1,12 @@
 """Wrong answers for 01_fundamentals (see tests/wrong_answers/__init__.py)."""
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from course import data
 from tests.wrong_answers import answer, helper, wrong
 
 # --- Exercise 1: dropout ----------------------------------------------------------------------
@@ -251,3 +255,634 @@ answer("eval_changes", "adds_layernorm", "thinks layer norm keeps running statis
 answer("eval_changes", "layers_with_parameters", "confuses eval() with freezing parameters",
        '{"Linear", "BatchNorm1d", "LayerNorm", "Embedding"}')
 answer("eval_changes", "a_list", "answers with a list instead of a set", '["Dropout", "BatchNorm1d"]')
+
+# --- Exercises 5-7: normalisation concept checks -----------------------------------------------
+
+answer("ln_reduce_dims", "ln_over_tokens_too", "layer norm over tokens and features", "(1, 2)")
+answer("ln_reduce_dims", "a_list", "answers with a list instead of a tuple", "[2]")
+answer("bn_reduce_dims", "bn_over_batch_only", "batch norm over the batch dimension only", "(0,)")
+answer("bn_reduce_dims", "bn_like_ln", "batch norm over the batch and the features", "(0, 2)")
+answer("ln_for_sequences", "gaussian", "thinks layer norm makes features Gaussian", '"B"')
+answer("ln_for_sequences", "running_averages", "thinks layer norm keeps running averages", '"C"')
+answer("ln_for_sequences", "lower_case", "answers in lower case", '"a"')
+answer("variance_ratio", "inverted", "the training/evaluation ratio instead of evaluation/training", "2.0")
+answer("variance_ratio", "no_shift", "believes there is no variance shift", "1.0")
+answer("variance_ratio", "a_tensor", "leaves the answer as a tensor (forgot .item())", "torch.tensor(0.5)")
+
+# --- Exercise 8: gelu --------------------------------------------------------------------------
+
+
+@wrong("gelu", "sigmoid approximation x * sigmoid(1.702 x) for the exact form")
+def gelu_sigmoid_approximation(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return x * torch.sigmoid(1.702 * x)
+
+
+@wrong("gelu", "ignores `approximate` (always the exact form)")
+def gelu_always_exact(x, approximate="none"):
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+@wrong("gelu", "tanh written with exponentials, which overflow to inf/inf = nan")
+def gelu_tanh_overflows(x, approximate="none"):
+    if approximate == "tanh":
+        u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
+        return 0.5 * x * (1 + (torch.exp(2 * u) - 1) / (torch.exp(2 * u) + 1))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+@wrong("gelu", "tanh approximation without the cubic term")
+def gelu_tanh_no_cubic(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * x))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+# --- Exercise 9: mlp_backward ------------------------------------------------------------------
+
+
+@helper
+def _mlp(x, y, W1, b1, W2, b2, scale, relu_mask, bias_reduce=torch.sum):
+    z = x @ W1 + b1
+    h = torch.relu(z)
+    out = h @ W2 + b2
+    d_out = 2 * (out - y) / scale(out)
+    d_z = (d_out @ W2.T) * relu_mask(z)
+    loss = ((out - y) ** 2).mean()
+    return {"loss": loss, "dW1": x.T @ d_z, "db1": bias_reduce(d_z, dim=0), "dW2": h.T @ d_out,
+            "db2": bias_reduce(d_out, dim=0)}
+
+
+@wrong("mlp_backward", "divides by the batch size N instead of N*K elements")
+def mlp_mean_over_batch_only(x, y, W1, b1, W2, b2):
+    return _mlp(x, y, W1, b1, W2, b2, lambda out: out.shape[0], lambda z: z > 0)
+
+
+@wrong("mlp_backward", "relu derivative 1 at z = 0 (z >= 0)")
+def mlp_relu_grad_at_zero(x, y, W1, b1, W2, b2):
+    return _mlp(x, y, W1, b1, W2, b2, lambda out: out.numel(), lambda z: z >= 0)
+
+
+@wrong("mlp_backward", "forgets the relu derivative")
+def mlp_no_relu_derivative(x, y, W1, b1, W2, b2):
+    return _mlp(x, y, W1, b1, W2, b2, lambda out: out.numel(), lambda z: torch.ones_like(z))
+
+
+@wrong("mlp_backward", "averages the bias gradients over the batch instead of summing")
+def mlp_bias_mean(x, y, W1, b1, W2, b2):
+    return _mlp(x, y, W1, b1, W2, b2, lambda out: out.numel(), lambda z: z > 0, bias_reduce=torch.mean)
+
+
+# --- Exercise 10: gradient_norms ---------------------------------------------------------------
+
+
+@helper
+def _norms_variant(depth, activation, init, seed, he_gain=2.0, reverse=False, loss_reduce=torch.mean,
+                   weights_first=False):
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    std = {"small": 0.01, "he": math.sqrt(he_gain / 64), "large": 2 * math.sqrt(he_gain / 64)}[init]
+    g = data.torch_generator(seed)
+    if not weights_first:
+        h = torch.randn(128, 64, generator=g, dtype=torch.float64)
+    weights = [(torch.randn(64, 64, generator=g, dtype=torch.float64) * std).requires_grad_() for _ in range(depth)]
+    if weights_first:
+        h = torch.randn(128, 64, generator=g, dtype=torch.float64)
+    for W in weights:
+        h = act(h @ W)
+    norms = [grad.norm().item() for grad in torch.autograd.grad(loss_reduce(h**2), weights)]
+    return norms[::-1] if reverse else norms
+
+
+@wrong("gradient_norms", "list ordered from the output layer to the input layer")
+def norms_reversed(depth, activation, init, seed):
+    return _norms_variant(depth, activation, init, seed, reverse=True)
+
+
+@wrong("gradient_norms", "He init with variance 1/fan_in (that is LeCun/Xavier-style)")
+def norms_he_without_two(depth, activation, init, seed):
+    return _norms_variant(depth, activation, init, seed, he_gain=1.0)
+
+
+@wrong("gradient_norms", "loss summed instead of averaged")
+def norms_loss_sum(depth, activation, init, seed):
+    return _norms_variant(depth, activation, init, seed, loss_reduce=torch.sum)
+
+
+@wrong("gradient_norms", "draws the weights before the inputs")
+def norms_weights_first(depth, activation, init, seed):
+    return _norms_variant(depth, activation, init, seed, weights_first=True)
+
+
+# --- Exercise 11: sgd_momentum_step ------------------------------------------------------------
+
+
+@wrong("sgd_momentum_step", "dampened momentum buf = m*buf + (1-m)*grad (an EMA)")
+def sgd_dampened(param, grad, buf, lr, momentum, weight_decay=0.0):
+    grad = grad + weight_decay * param
+    buf = grad.clone() if buf is None else momentum * buf + (1 - momentum) * grad
+    return param - lr * buf, buf
+
+
+@wrong("sgd_momentum_step", "weight decay added after the momentum buffer")
+def sgd_decay_outside_buffer(param, grad, buf, lr, momentum, weight_decay=0.0):
+    buf = grad.clone() if buf is None else momentum * buf + grad
+    return param - lr * (buf + weight_decay * param), buf
+
+
+@wrong("sgd_momentum_step", "ignores weight decay")
+def sgd_no_weight_decay(param, grad, buf, lr, momentum, weight_decay=0.0):
+    buf = grad.clone() if buf is None else momentum * buf + grad
+    return param - lr * buf, buf
+
+
+@wrong("sgd_momentum_step", "updates the buffer in place (and aliases the first gradient)")
+def sgd_in_place_buffer(param, grad, buf, lr, momentum, weight_decay=0.0):
+    grad = grad + weight_decay * param
+    buf = grad if buf is None else buf.mul_(momentum).add_(grad)
+    return param - lr * buf, buf
+
+
+# --- Exercise 12: rmsprop_step -----------------------------------------------------------------
+
+
+@wrong("rmsprop_step", "eps inside the square root")
+def rmsprop_eps_inside(param, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+    square_avg = alpha * square_avg + (1 - alpha) * grad**2
+    return param - lr * grad / torch.sqrt(square_avg + eps), square_avg
+
+
+@wrong("rmsprop_step", "alpha weighs the new squared gradient")
+def rmsprop_alpha_swapped(param, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+    square_avg = (1 - alpha) * square_avg + alpha * grad**2
+    return param - lr * grad / (square_avg.sqrt() + eps), square_avg
+
+
+@wrong("rmsprop_step", "divides by the mean square, not its root")
+def rmsprop_no_sqrt(param, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+    square_avg = alpha * square_avg + (1 - alpha) * grad**2
+    return param - lr * grad / (square_avg + eps), square_avg
+
+
+@wrong("rmsprop_step", "updates square_avg in place")
+def rmsprop_in_place(param, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+    square_avg.mul_(alpha).add_((1 - alpha) * grad**2)
+    return param - lr * grad / (square_avg.sqrt() + eps), square_avg
+
+
+# --- Exercise 13: adam_step --------------------------------------------------------------------
+
+
+@helper
+def _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, correction=lambda beta, t: 1 - beta**t,
+          eps_inside=False, decay_lr=True, decay_after=False, sign=1.0):
+    beta1, beta2 = betas
+    if decoupled and not decay_after:
+        param = param * (1 - (lr if decay_lr else 1.0) * weight_decay)
+    elif not decoupled:
+        grad = grad + weight_decay * param
+    m = beta1 * m + sign * (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / correction(beta1, t), v / correction(beta2, t)
+    denominator = torch.sqrt(v_hat + eps) if eps_inside else v_hat.sqrt() + eps
+    param = param - sign * lr * m_hat / denominator
+    if decoupled and decay_after:
+        param = param * (1 - lr * weight_decay)
+    return param, m, v
+
+
+@wrong("adam_step", "the notes' betas: beta2 for the first moment, beta1 for the second")
+def adam_betas_swapped(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                       decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas[::-1], eps, weight_decay, decoupled)
+
+
+@wrong("adam_step", "the notes' bias correction m / (1 - beta1) without the t-th power")
+def adam_correction_without_power(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                  decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, correction=lambda beta, t: 1 - beta)
+
+
+@wrong("adam_step", "no bias correction")
+def adam_no_correction(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                       decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, correction=lambda beta, t: 1.0)
+
+
+@wrong("adam_step", "t counted from 0 in the bias correction")
+def adam_t_from_zero(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                     decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled,
+                 correction=lambda beta, t: 1 - beta ** (t - 1))
+
+
+@wrong("adam_step", "the notes' sign: m accumulates the negative gradient, and the step follows m")
+def adam_notes_sign(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                    decoupled=False):
+    beta1, beta2 = betas
+    grad = grad + weight_decay * param
+    m = beta1 * m - (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps), m, v
+
+
+@wrong("adam_step", "AdamW's decay applied as L2 (decoupled ignored)")
+def adamw_as_l2(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, False)
+
+
+@wrong("adam_step", "AdamW decay without the learning rate: param * (1 - weight_decay)")
+def adamw_decay_without_lr(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                           decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, decay_lr=False)
+
+
+@wrong("adam_step", "AdamW decay applied after the Adam step")
+def adamw_decay_after_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                           decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, decay_after=True)
+
+
+@wrong("adam_step", "eps inside the square root")
+def adam_eps_inside(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, eps_inside=True)
+
+
+# --- Exercise 14: lookahead_step ---------------------------------------------------------------
+
+
+@wrong("lookahead_step", "alpha weighs the slow weights")
+def lookahead_alpha_swapped(slow, fast, alpha):
+    slow = slow + (1 - alpha) * (fast - slow)
+    return slow, slow.clone()
+
+
+@wrong("lookahead_step", "does not reset the fast weights")
+def lookahead_no_reset(slow, fast, alpha):
+    return slow + alpha * (fast - slow), fast.clone()
+
+
+@wrong("lookahead_step", "returns one tensor as both slow and fast weights")
+def lookahead_aliased(slow, fast, alpha):
+    slow = slow + alpha * (fast - slow)
+    return slow, slow
+
+
+@wrong("lookahead_step", "moves the slow weights in place")
+def lookahead_in_place(slow, fast, alpha):
+    slow.add_(alpha * (fast - slow))
+    return slow, slow.clone()
+
+
+# --- Exercise 15: warmup_cosine_lr -------------------------------------------------------------
+
+
+@helper
+def _schedule(step, base_lr, warmup_steps, total_steps, min_lr, warmup_offset=1, clamp=True, floor=True):
+    if step < warmup_steps:
+        return base_lr * (step + warmup_offset) / warmup_steps
+    if clamp and step >= total_steps:
+        return float(min_lr if floor else 0.0)
+    low = min_lr if floor else 0.0
+    return low + 0.5 * (base_lr - low) * (1 + math.cos(math.pi * (step - warmup_steps) / (total_steps - warmup_steps)))
+
+
+@wrong("warmup_cosine_lr", "warmup starts at 0: base_lr * step / warmup_steps")
+def lr_warmup_from_zero(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    return _schedule(step, base_lr, warmup_steps, total_steps, min_lr, warmup_offset=0)
+
+
+@wrong("warmup_cosine_lr", "decays to 0 instead of min_lr")
+def lr_ignores_min_lr(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    return _schedule(step, base_lr, warmup_steps, total_steps, min_lr, floor=False)
+
+
+@wrong("warmup_cosine_lr", "the cosine rises again after total_steps (CosineAnnealingLR)")
+def lr_no_clamp(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    return _schedule(step, base_lr, warmup_steps, total_steps, min_lr, clamp=False)
+
+
+@wrong("warmup_cosine_lr", "cosine phase measured from step 0 over total_steps")
+def lr_cosine_from_zero(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = min(step, total_steps) / total_steps
+    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+# --- Exercise 16: cross_entropy ----------------------------------------------------------------
+
+
+@wrong("cross_entropy", "log of the softmax computed directly (overflows)")
+def ce_naive(logits, target):
+    probs = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)
+    return -torch.log(probs[torch.arange(logits.shape[0]), target]).mean()
+
+
+@wrong("cross_entropy", "shifts by the maximum of the whole batch instead of each row")
+def ce_global_max(logits, target):
+    shift = logits.max()
+    log_sum_exp = shift + torch.log(torch.exp(logits - shift).sum(dim=1))
+    return (log_sum_exp - logits[torch.arange(logits.shape[0]), target]).mean()
+
+
+@wrong("cross_entropy", "sums over the batch")
+def ce_sum(logits, target):
+    shift = logits.max(dim=1, keepdim=True).values
+    log_sum_exp = shift.squeeze(1) + torch.log(torch.exp(logits - shift).sum(dim=1))
+    return (log_sum_exp - logits[torch.arange(logits.shape[0]), target]).sum()
+
+
+@wrong("cross_entropy", "forgets to add the shift back")
+def ce_shift_not_added_back(logits, target):
+    shift = logits.max(dim=1, keepdim=True).values
+    log_sum_exp = torch.log(torch.exp(logits - shift).sum(dim=1))
+    return (log_sum_exp - logits[torch.arange(logits.shape[0]), target]).mean()
+
+
+# --- Exercise 17: kl_divergence ----------------------------------------------------------------
+
+
+@wrong("kl_divergence", "arguments swapped: KL(q || p)")
+def kl_swapped(p, q):
+    return torch.where(q > 0, q * (torch.log(q) - torch.log(p)), torch.zeros_like(q)).sum(dim=-1)
+
+
+@wrong("kl_divergence", "clamps q away from 0 (finite where KL is infinite)")
+def kl_clamped(p, q):
+    q = q.clamp_min(1e-12)
+    return torch.where(p > 0, p * (torch.log(p) - torch.log(q)), torch.zeros_like(p)).sum(dim=-1)
+
+
+@wrong("kl_divergence", "no 0 log 0 = 0 rule (nan where p = 0)")
+def kl_naive(p, q):
+    return (p * torch.log(p / q)).sum(dim=-1)
+
+
+@wrong("kl_divergence", "base-2 logarithm")
+def kl_log2(p, q):
+    return torch.where(p > 0, p * (torch.log2(p) - torch.log2(q)), torch.zeros_like(p)).sum(dim=-1)
+
+
+# --- Exercise 18: focal_loss -------------------------------------------------------------------
+
+
+@helper
+def _focal(logits, targets, gamma, alpha, modulator=lambda p_t, gamma: (1 - p_t) ** gamma, swap_alpha=False,
+           stable=True):
+    p = torch.sigmoid(logits)
+    if stable:
+        ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    else:
+        ce = -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p))
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * modulator(p_t, gamma)
+    if alpha is not None:
+        a = 1 - alpha if swap_alpha else alpha
+        loss = loss * (a * targets + (1 - a) * (1 - targets))
+    return loss.mean()
+
+
+@wrong("focal_loss", "alpha on the negatives, 1 - alpha on the positives")
+def focal_alpha_swapped(logits, targets, gamma=2.0, alpha=0.25):
+    return _focal(logits, targets, gamma, alpha, swap_alpha=True)
+
+
+@wrong("focal_loss", "modulating factor p_t**gamma (amplifies easy examples)")
+def focal_wrong_modulator(logits, targets, gamma=2.0, alpha=0.25):
+    return _focal(logits, targets, gamma, alpha, modulator=lambda p_t, gamma: p_t**gamma)
+
+
+@wrong("focal_loss", "log(sigmoid(z)) computed directly (-inf * 0 = nan for large logits)")
+def focal_unstable(logits, targets, gamma=2.0, alpha=0.25):
+    return _focal(logits, targets, gamma, alpha, stable=False)
+
+
+@wrong("focal_loss", "crashes for alpha=None")
+def focal_no_alpha_none(logits, targets, gamma=2.0, alpha=0.25):
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    return (ce * (1 - p_t) ** gamma * (alpha * targets + (1 - alpha) * (1 - targets))).mean()
+
+
+# --- Exercise 19: MAE or MSE -------------------------------------------------------------------
+
+answer("mae_or_mse", "swapped", "MSE robust, MAE settles", '("MSE", "MAE")')
+answer("mae_or_mse", "mae_always", "MAE for both", '("MAE", "MAE")')
+answer("mae_or_mse", "a_list", "a list instead of a tuple", '["MAE", "MSE"]')
+
+# --- Exercise 20: logistic_grad ----------------------------------------------------------------
+
+
+@wrong("logistic_grad", "no 1/n (gradient of the summed loss)")
+def logistic_sum(w, X, y):
+    p = np.exp(-np.logaddexp(0, -(X @ w)))
+    return X.T @ (p - y)
+
+
+@wrong("logistic_grad", "sign flipped: X.T @ (y - p) / n")
+def logistic_sign(w, X, y):
+    p = np.exp(-np.logaddexp(0, -(X @ w)))
+    return X.T @ (y - p) / len(y)
+
+
+@wrong("logistic_grad", "sigmoid as exp(z) / (1 + exp(z)), which is inf/inf for large z")
+def logistic_unstable(w, X, y):
+    z = X @ w
+    p = np.exp(z) / (1 + np.exp(z))
+    return X.T @ (p - y) / len(y)
+
+
+@wrong("logistic_grad", "the gradient of the MSE loss instead")
+def logistic_mse(w, X, y):
+    p = np.exp(-np.logaddexp(0, -(X @ w)))
+    return X.T @ (2 * (p - y) * p * (1 - p)) / len(y)
+
+
+# --- Exercise 21: one-vs-rest ------------------------------------------------------------------
+
+answer("n_classifiers", "ordered_pairs", "counts ordered pairs for OvO", "(10, 90)")
+answer("n_classifiers", "k_minus_one", "K - 1 classifiers for OvR", "(9, 45)")
+answer("n_classifiers", "a_list", "a list instead of a tuple", "[10, 45]")
+
+# --- Exercise 22: soft_threshold and lasso_ista ------------------------------------------------
+
+
+@wrong("soft_threshold", "hard thresholding (no shrinkage)", also_fails=("test_lasso_ista",))
+def soft_threshold_hard(w, lam):
+    return np.where(np.abs(w) > lam, w, 0.0)
+
+
+@wrong("soft_threshold", "forgets the sign", also_fails=("test_lasso_ista",))
+def soft_threshold_no_sign(w, lam):
+    return np.maximum(np.abs(w) - lam, 0.0)
+
+
+@wrong("soft_threshold", "modifies w in place")
+def soft_threshold_in_place(w, lam):
+    shrunk = np.abs(w) > lam
+    w[~shrunk] = 0.0
+    w[shrunk] -= lam * np.sign(w[shrunk])
+    return w
+
+
+@helper
+def _ista(X, y, lam, n_steps, threshold_scale=True, frobenius=False, start=None):
+    n = len(y)
+    lipschitz = (np.linalg.norm(X) if frobenius else np.linalg.norm(X, 2)) ** 2 / n
+    w = np.zeros(X.shape[1]) if start is None else start
+    for _ in range(n_steps):
+        v = w - X.T @ (X @ w - y) / n / lipschitz
+        tau = lam / lipschitz if threshold_scale else lam
+        w = np.sign(v) * np.maximum(np.abs(v) - tau, 0.0)
+    return w
+
+
+@wrong("lasso_ista", "thresholds at lam instead of lam / L")
+def ista_threshold_lam(X, y, lam, n_steps):
+    return _ista(X, y, lam, n_steps, threshold_scale=False)
+
+
+@wrong("lasso_ista", "step size from the Frobenius norm (converges, but more slowly)")
+def ista_frobenius_step(X, y, lam, n_steps):
+    return _ista(X, y, lam, n_steps, frobenius=True)
+
+
+@wrong("lasso_ista", "starts from the least-squares solution instead of zeros")
+def ista_warm_start(X, y, lam, n_steps):
+    return _ista(X, y, lam, n_steps, start=np.linalg.lstsq(X, y, rcond=None)[0])
+
+
+@wrong("lasso_ista", "gradient of the smooth part without 1/n")
+def ista_gradient_without_n(X, y, lam, n_steps):
+    n = len(y)
+    lipschitz = np.linalg.norm(X, 2) ** 2 / n
+    w = np.zeros(X.shape[1])
+    for _ in range(n_steps):
+        v = w - X.T @ (X @ w - y) / lipschitz
+        w = np.sign(v) * np.maximum(np.abs(v) - lam / lipschitz, 0.0)
+    return w
+
+
+# --- Exercise 23: ridge_map --------------------------------------------------------------------
+
+
+@wrong("ridge_map", "centres X and y first (as Ridge's default fit_intercept=True)")
+def ridge_centred(X, y, lam):
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    return np.linalg.solve(Xc.T @ Xc + lam * np.eye(X.shape[1]), Xc.T @ yc)
+
+
+@wrong("ridge_map", "penalty scaled by n")
+def ridge_lam_times_n(X, y, lam):
+    return np.linalg.solve(X.T @ X + lam * len(y) * np.eye(X.shape[1]), X.T @ y)
+
+
+@wrong("ridge_map", "adds lam to every entry of X^T X")
+def ridge_lam_everywhere(X, y, lam):
+    return np.linalg.solve(X.T @ X + lam, X.T @ y)
+
+
+# --- Exercise 24: MLE and MAP ------------------------------------------------------------------
+
+answer("map_answers", "alpha_inverted", "alpha = tau^2 / sigma^2", '(2**2 / 0.5**2, "laplace", "MLE")')
+answer("map_answers", "alpha_stds", "alpha = sigma / tau (standard deviations, not variances)",
+       '(0.5 / 2, "laplace", "MLE")')
+answer("map_answers", "gaussian_for_lasso", "Gaussian prior for the lasso", '(0.0625, "gaussian", "MLE")')
+answer("map_answers", "alpha_as_string", "alpha given as a string", '("0.0625", "laplace", "MLE")')
+
+# --- Exercise 25: class_balanced_weights -------------------------------------------------------
+
+
+@wrong("class_balanced_weights", "plain inverse frequency")
+def cb_inverse_frequency(counts, beta):
+    weights = 1 / counts.to(torch.float64)
+    return weights * len(counts) / weights.sum()
+
+
+@wrong("class_balanced_weights", "not normalised")
+def cb_unnormalised(counts, beta):
+    return (1 - beta) / (1 - beta ** counts.to(torch.float64))
+
+
+@wrong("class_balanced_weights", "normalised to sum to 1")
+def cb_sum_to_one(counts, beta):
+    weights = (1 - beta) / (1 - beta ** counts.to(torch.float64))
+    return weights / weights.sum()
+
+
+@wrong("class_balanced_weights", "beta**n computed in float32")
+def cb_float32_power(counts, beta):
+    weights = ((1 - beta) / (1 - beta**counts)).to(torch.float64)
+    return weights * len(counts) / weights.sum()
+
+
+# --- Exercise 26: smote ------------------------------------------------------------------------
+
+
+@helper
+def _smote(X, n_new, k, generator, include_self=False, nearest_only=False, lam_high=1.0, farthest=False, rng=None):
+    distances = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    if not include_self:
+        np.fill_diagonal(distances, np.inf)
+    order = np.argsort(distances, axis=1)
+    if farthest:
+        order = np.argsort(-np.where(np.isinf(distances), -np.inf, distances), axis=1)
+    neighbours = order[:, :k]
+    rng = generator if rng is None else rng
+    base = rng.integers(0, len(X), size=n_new)
+    choice = np.zeros(n_new, dtype=int) if nearest_only else rng.integers(0, k, size=n_new)
+    partner = neighbours[base, choice]
+    lam = rng.random((n_new, 1)) * lam_high
+    return X[base] + lam * (X[partner] - X[base])
+
+
+@wrong("smote", "counts each point as its own neighbour")
+def smote_includes_self(X_minority, n_new, k, generator):
+    return _smote(X_minority, n_new, k, generator, include_self=True)
+
+
+@wrong("smote", "always interpolates towards the nearest neighbour")
+def smote_nearest_only(X_minority, n_new, k, generator):
+    return _smote(X_minority, n_new, k, generator, nearest_only=True)
+
+
+@wrong("smote", "lambda drawn from [0, 2): extrapolates past the neighbour")
+def smote_extrapolates(X_minority, n_new, k, generator):
+    return _smote(X_minority, n_new, k, generator, lam_high=2.0)
+
+
+@wrong("smote", "uses the k farthest points")
+def smote_farthest(X_minority, n_new, k, generator):
+    return _smote(X_minority, n_new, k, generator, farthest=True)
+
+
+@wrong("smote", "draws from the global numpy random state instead of `generator`")
+def smote_global_random(X_minority, n_new, k, generator):
+    return _smote(X_minority, n_new, k, generator, rng=np.random.default_rng())
+
+
+# --- Exercise 27: fgm_perturbation -------------------------------------------------------------
+
+
+@wrong("fgm_perturbation", "FGSM's sign(g) instead of g / ||g||")
+def fgm_sign(grad, epsilon):
+    return epsilon * torch.sign(grad)
+
+
+@wrong("fgm_perturbation", "one norm per row instead of over all entries")
+def fgm_row_norm(grad, epsilon):
+    if grad.dim() < 2:
+        return epsilon * grad / grad.norm()
+    return epsilon * grad / grad.norm(dim=-1, keepdim=True)
+
+
+@wrong("fgm_perturbation", "0 / 0 = nan for a zero gradient")
+def fgm_nan_on_zero(grad, epsilon):
+    return epsilon * grad / grad.norm()
+
+
+@wrong("fgm_perturbation", "divides by the squared norm")
+def fgm_squared_norm(grad, epsilon):
+    return epsilon * grad / (grad**2).sum()
