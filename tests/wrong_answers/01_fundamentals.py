@@ -334,6 +334,16 @@ def mlp_bias_mean(x, y, W1, b1, W2, b2):
     return _mlp(x, y, W1, b1, W2, b2, lambda out: out.numel(), lambda z: z > 0, bias_reduce=torch.mean)
 
 
+@wrong("mlp_backward", "the notes' derivative: multiplies by the weight instead of the layer input")
+def mlp_notes_weight_factor(x, y, W1, b1, W2, b2):
+    z = x @ W1 + b1
+    out = torch.relu(z) @ W2 + b2
+    d_out = 2 * (out - y) / out.numel()
+    d_z = (d_out @ W2.T) * (z > 0)
+    return {"loss": ((out - y) ** 2).mean(), "dW1": W1 * d_z.sum(dim=0), "db1": d_z.sum(dim=0),
+            "dW2": W2 * d_out.sum(dim=0), "db2": d_out.sum(dim=0)}
+
+
 # --- Exercise 10: gradient_norms ---------------------------------------------------------------
 
 
