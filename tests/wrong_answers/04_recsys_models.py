@@ -299,17 +299,20 @@ def fm_sums_batch(x, V):
 
 
 @helper
-def _deepfm_init(self, field_dims, embed_dim, hidden, *, offsets=True, mlp_in=None, second_table=False):
+def _deepfm_init(self, field_dims, embed_dim, hidden, *, offsets=True, mlp_in=None, second_table=False,
+                 default_init=False):
     nn.Module.__init__(self)
     starts = np.concatenate([[0], np.cumsum(field_dims)[:-1]]) if offsets else np.zeros(len(field_dims))
     self.register_buffer("offsets", torch.tensor(starts, dtype=torch.int64))
     n = int(sum(field_dims))
     self.embedding = nn.Embedding(n, embed_dim)
-    nn.init.normal_(self.embedding.weight, std=0.01)
+    if not default_init:
+        nn.init.normal_(self.embedding.weight, std=0.01)
     if second_table:
         self.deep_embedding = nn.Embedding(n, embed_dim)
     self.linear = nn.Embedding(n, 1)
-    nn.init.zeros_(self.linear.weight)
+    if not default_init:
+        nn.init.zeros_(self.linear.weight)
     self.bias = nn.Parameter(torch.zeros(1))
     layers, width = [], mlp_in or len(field_dims) * embed_dim
     for size in hidden:
@@ -320,8 +323,7 @@ def _deepfm_init(self, field_dims, embed_dim, hidden, *, offsets=True, mlp_in=No
 
 
 @helper
-def _deepfm_forward(self, x, *, half=True, self_terms=False, sigmoid=False, squeeze_all=False, mean_pool=False,
-                    second_table=False):
+def _deepfm_forward(self, x, *, half=True, self_terms=False, sigmoid=False, mean_pool=False, second_table=False):
     rows = x + self.offsets
     e = self.embedding(rows)
     first = self.bias + self.linear(rows).sum(dim=(1, 2))
@@ -329,8 +331,7 @@ def _deepfm_forward(self, x, *, half=True, self_terms=False, sigmoid=False, sque
     fm = (square if self_terms else square - (e**2).sum(dim=1)).sum(dim=1) * (0.5 if half else 1.0)
     deep_e = self.deep_embedding(rows) if second_table else e
     deep_in = deep_e.mean(dim=1) if mean_pool else deep_e.flatten(1)
-    deep = self.mlp(deep_in)
-    deep = deep.squeeze() if squeeze_all else deep.squeeze(-1)
+    deep = self.mlp(deep_in).squeeze(-1)
     out = first + fm + deep
     return torch.sigmoid(out) if sigmoid else out
 
@@ -371,13 +372,13 @@ class DeepFMSigmoid(nn.Module):
         return _deepfm_forward(self, x, sigmoid=True)
 
 
-@wrong("DeepFM", "squeeze() instead of squeeze(-1): a batch of one gives a 0-d output")
-class DeepFMSqueezeAll(nn.Module):
+@wrong("DeepFM", "keeps nn.Embedding's default N(0, 1) initialisation for both tables")
+class DeepFMDefaultInit(nn.Module):
     def __init__(self, field_dims, embed_dim, hidden=(64, 32)):
-        _deepfm_init(self, field_dims, embed_dim, hidden)
+        _deepfm_init(self, field_dims, embed_dim, hidden, default_init=True)
 
     def forward(self, x):
-        return _deepfm_forward(self, x, squeeze_all=True)
+        return _deepfm_forward(self, x)
 
 
 @wrong("DeepFM", "the deep part has its own embedding table (not shared)")
