@@ -16,6 +16,7 @@ registers the function's source, renamed to ``dropout``. ``answer("eval_changes"
 import importlib.util
 import inspect
 import re
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,7 @@ def load(chapter):
     if module_name not in _REGISTRY:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # inspect.getsource needs it for class mutants
         spec.loader.exec_module(module)
         _REGISTRY.setdefault(module_name, [])
     return list(_REGISTRY[module_name])
