@@ -4,6 +4,7 @@ The package holds what the notebooks and the grading pipeline share:
 
 - ``course.data``      deterministic synthetic data sets,
 - ``course.plotting``  small matplotlib helpers,
+- ``course.bench``     best-of-n timing for the notebooks' speed comparisons,
 - ``course.checks``    the assertion helpers that test cells call,
 - ``course.grading``   nbgrader preprocessors (resilient execution, integrity check),
 - ``course.pipeline``  thin wrappers around the nbgrader command line,

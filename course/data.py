@@ -126,3 +126,12 @@ def click_log(n_impressions=150_000, n_users=500, n_items=600, n_categories=20, 
         field_dims=(n_users, n_items, n_categories, n_age, n_device, n_hour),
         item_category=item_category.astype(np.int64),
     )
+
+
+def float32_exact(values):
+    """``values`` rounded to the nearest float32, returned as float64.
+
+    scikit-learn's trees compare features in float32; data that are exact in float32 make a
+    hand-written tree and scikit-learn's see the same thresholds.
+    """
+    return np.asarray(values).astype(np.float32).astype(np.float64)

@@ -1,0 +1,17 @@
+"""Small shared helpers of the course package: course.bench and course.data.float32_exact."""
+
+import numpy as np
+
+from course import bench, data
+
+
+def test_float32_exact_values_survive_a_float32_round_trip():
+    values = data.float32_exact(data.rng(0).normal(size=100))
+    assert values.dtype == np.float64
+    assert np.array_equal(values.astype(np.float32).astype(np.float64), values)
+
+
+def test_best_time_returns_the_fastest_of_its_runs():
+    calls = []
+    seconds = bench.best_time(calls.append, 1, repeats=4)
+    assert calls == [1, 1, 1, 1] and 0 <= seconds < 1
