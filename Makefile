@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m course demo --keep
 
+# The suite's slow parts (mock class, hostile class, one kernel per chapter's answer catalogues)
+# run side by side on all cores; tests that share a fixture stay on one worker (tests/conftest.py).
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: setup
 	$(BIN)/python -m course release

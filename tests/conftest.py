@@ -9,10 +9,35 @@ from course import ROOT, available_chapters
 
 CHAPTERS = available_chapters()
 SUMMARY = []  # lines for the end of the test report (counts the closing note quotes)
+_REPORTED = []  # the lines collected from every test (and, under pytest-xdist, from every worker)
+
+
+@pytest.fixture(autouse=True)
+def _forward_summary_lines(request):
+    """Attach the summary lines a test produced to its report, so that they reach the terminal
+    summary from pytest-xdist workers too."""
+    yield
+    while SUMMARY:
+        request.node.user_properties.append(("summary", SUMMARY.pop(0)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``), keep the tests that share an
+    expensive fixture on one worker: those of the mock class together, the others by module."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            group = "demo" if "demo_class" in getattr(item, "fixturenames", ()) else item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        _REPORTED.extend(value for key, value in report.user_properties if key == "summary")
 
 
 def pytest_terminal_summary(terminalreporter):
-    for line in SUMMARY:
+    for line in _REPORTED + SUMMARY:
         terminalreporter.write_line(line)
 
 

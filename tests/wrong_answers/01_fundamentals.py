@@ -1,4 +1,4 @@
-"""Wrong answers for 01_fundamentals (see tests/wrong_answers/__init__.py)."""
+"""Wrong answers for 01_fundamentals (see tests/catalogue.py)."""
 
 import math
 

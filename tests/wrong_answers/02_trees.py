@@ -1,4 +1,4 @@
-"""Wrong answers for 02_trees (see tests/wrong_answers/__init__.py)."""
+"""Wrong answers for 02_trees (see tests/catalogue.py)."""
 
 import numpy as np
 from scipy import stats

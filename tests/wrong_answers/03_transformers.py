@@ -1,4 +1,4 @@
-"""Wrong answers for 03_transformers (see tests/wrong_answers/__init__.py)."""
+"""Wrong answers for 03_transformers (see tests/catalogue.py)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Wrong answers for 04_recsys_models (see tests/wrong_answers/__init__.py)."""
+"""Wrong answers for 04_recsys_models (see tests/catalogue.py)."""
 
 import numpy as np
 import torch

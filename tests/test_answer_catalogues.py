@@ -1,0 +1,206 @@
+"""The test cells fail every wrong answer and pass every right one.
+
+``tests/wrong_answers/<chapter>.py`` lists plausible mistakes, ``tests/right_answers/<chapter>.py``
+independently written correct versions (see ``tests/catalogue.py``). One kernel per chapter runs
+the source notebook once; each entry is then executed after the original solution cell, the test
+cells it can affect are re-run, and the original is restored.
+"""
+
+import functools
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pytest
+
+from course import notebooks
+from tests import right_answers, wrong_answers
+from tests.conftest import CHAPTERS, SUMMARY
+from tests.kernel import Kernel
+
+WRONG = {chapter: wrong_answers.load(chapter) for chapter in CHAPTERS}
+RIGHT = {chapter: right_answers.load(chapter)[0] for chapter in CHAPTERS}
+EXEMPT = {chapter: right_answers.load(chapter)[1] for chapter in CHAPTERS}
+
+# What makes an exercise one where correct answers can differ from the reference.
+RANDOM_DRAWS = re.compile(r"\b(generator|rng|rand\w*|bernoulli|multinomial|permutation|shuffle|choice|normal_|"
+                          r"uniform_|np\.random|nn\.Module|nn\.init)\b")
+TIE_RULE = re.compile(r"\b(ties?|tied|tie-break\w*)\b", re.I)
+
+
+@dataclass
+class Verdict:
+    target_failures: dict = field(default_factory=dict)  # grade_id -> error, for the exercise's tests
+    visible_failures: dict = field(default_factory=dict)  # the same, with the hidden tests removed
+    broken_others: dict = field(default_factory=dict)  # other test cells that failed
+
+    @property
+    def caught(self):
+        return bool(self.target_failures)
+
+    @property
+    def hidden_only(self):
+        return self.caught and not self.visible_failures
+
+
+class CatalogueRun:
+    """A chapter's source notebook, executed once in a kernel, ready to try catalogue entries."""
+
+    def __init__(self, chapter):
+        path = notebooks.source_path(chapter)
+        self.nb = notebooks.read(path)
+        self.exercises = notebooks.exercises(self.nb)
+        self.kernel = Kernel(path.parent)
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type == "code":
+                outcome = self.kernel.run(cell.source, timeout=120)
+                if notebooks.is_test(cell) and not outcome.ok:
+                    raise AssertionError(f"{chapter}: the source solution fails cell {index}: {outcome.error}")
+        # name -> names used by the cell that defines it, to follow calls between functions
+        self.uses = defaultdict(set)
+        for cell in self.nb.cells:
+            if cell.cell_type == "code" and not notebooks.is_test(cell):
+                for name in notebooks.defined_names(cell.source):
+                    self.uses[name] |= notebooks.used_names(cell.source)
+
+    def exercise_defining(self, name):
+        for exercise in self.exercises:
+            if name in notebooks.defined_names(self.nb.cells[exercise.index].source):
+                return exercise
+        raise AssertionError(f"no solution cell defines {name!r}")
+
+    def depends_on(self, name):
+        """Every name whose definition uses ``name``, directly or through other definitions."""
+        found, frontier = {name}, [name]
+        while frontier:
+            current = frontier.pop()
+            for other, used in self.uses.items():
+                if current in used and other not in found:
+                    found.add(other)
+                    frontier.append(other)
+        return found
+
+    def judge(self, entry, visible=True):
+        exercise = self.exercise_defining(entry.replaces)
+        affected = self.depends_on(entry.replaces)
+        verdict = Verdict()
+        applied = self.kernel.run(entry.code)
+        assert applied.ok, f"{entry.id} does not even run: {applied.error}"
+        try:
+            own = {test.grade_id for test in exercise.tests}
+            for test in exercise.tests:
+                source = self.nb.cells[test.index].source
+                outcome = self.kernel.run(source)
+                if not outcome.ok:
+                    verdict.target_failures[test.grade_id] = outcome.error
+                if visible:
+                    seen = self.kernel.run(notebooks.visible_part(source))
+                    if not seen.ok:
+                        verdict.visible_failures[test.grade_id] = seen.error
+            for other in self.exercises:
+                for test in other.tests:
+                    source = self.nb.cells[test.index].source
+                    if test.grade_id in own or test.grade_id in entry.also_fails:
+                        continue
+                    if notebooks.used_names(source) & affected:
+                        outcome = self.kernel.run(source)
+                        if not outcome.ok:
+                            verdict.broken_others[test.grade_id] = outcome.error
+        finally:
+            restored = self.kernel.run(self.nb.cells[exercise.index].source)
+            assert restored.ok, restored.error
+        return verdict
+
+
+@functools.cache
+def verdicts(chapter):
+    """{("wrong"|"right", entry id): (exercise name, Verdict)} for one chapter, computed once per process."""
+    run = CatalogueRun(chapter)
+    results = {}
+    try:
+        for entry in WRONG[chapter]:
+            results["wrong", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry))
+        for entry in RIGHT[chapter]:
+            results["right", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry, visible=False))
+    finally:
+        run.kernel.shutdown()
+    wrong = [v for (kind, _), (_, v) in results.items() if kind == "wrong"]
+    right = [v for (kind, _), (_, v) in results.items() if kind == "right"]
+    SUMMARY.append(f"{chapter}: {sum(v.caught for v in wrong)} of {len(wrong)} wrong answers caught "
+                   f"({sum(v.hidden_only for v in wrong)} only by the hidden tests); "
+                   f"{sum(not v.caught and not v.broken_others for v in right)} of {len(right)} right answers "
+                   f"keep full marks")
+    return results
+
+
+def _cases(kind, catalogue):
+    return [pytest.param(chapter, entry, id=f"{chapter}-{entry.id}", marks=pytest.mark.xdist_group(chapter))
+            for chapter, entries in catalogue.items() for entry in entries]
+
+
+def _chapters():
+    return [pytest.param(chapter, id=chapter, marks=pytest.mark.xdist_group(chapter)) for chapter in CHAPTERS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter,entry", _cases("wrong", WRONG))
+def test_wrong_answer_is_caught_by_its_exercise_only(chapter, entry):
+    exercise, verdict = verdicts(chapter)["wrong", entry.id]
+    assert verdict.caught, f"{entry.description}: the tests of {exercise} pass"
+    assert not verdict.broken_others, f"{entry.description} also breaks {verdict.broken_others}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter,entry", _cases("right", RIGHT))
+def test_right_answer_keeps_full_marks(chapter, entry):
+    exercise, verdict = verdicts(chapter)["right", entry.id]
+    assert not verdict.caught, f"{entry.description}: a correct {exercise} fails {verdict.target_failures}"
+    assert not verdict.broken_others, f"{entry.description}: a correct {exercise} breaks {verdict.broken_others}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", _chapters())
+def test_every_exercise_has_a_catalogue_that_needs_the_hidden_tests(chapter):
+    by_exercise = defaultdict(list)
+    for (kind, _), (exercise, verdict) in verdicts(chapter).items():
+        if kind == "wrong":
+            by_exercise[exercise].append(verdict)
+    for exercise in notebooks.exercises(notebooks.read(notebooks.source_path(chapter))):
+        found = by_exercise.get(exercise.name, [])
+        assert len(found) >= 2, f"{exercise.name}: needs at least two wrong answers in the catalogue"
+        assert any(v.hidden_only for v in found), (
+            f"{exercise.name}: no wrong answer gets past the visible checks, so nothing shows the hidden tests matter")
+
+
+def exercises_needing_right_answers(nb):
+    """{exercise name: reason} for exercises whose correct answers can differ from the reference:
+    random draws or an nn.Module in the solution, or a tie rule in the task text."""
+    needed, text_start = {}, 0
+    for exercise in notebooks.exercises(nb):
+        solution = nb.cells[exercise.index].source
+        body = solution.split(notebooks.BEGIN_SOLUTION, 1)[-1]
+        task = "\n".join(c.source for c in nb.cells[text_start:exercise.index] if c.cell_type == "markdown")
+        text_start = (exercise.tests[-1].index if exercise.tests else exercise.index) + 1
+        draws = RANDOM_DRAWS.search(body) or RANDOM_DRAWS.search(solution.split(notebooks.BEGIN_SOLUTION)[0])
+        if draws:
+            needed[exercise.name] = f"uses {draws.group(0)}"
+        elif TIE_RULE.search(task):
+            needed[exercise.name] = "its task states a tie rule"
+    return needed
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_exercises_with_randomness_or_a_tie_rule_have_a_right_answer(chapter):
+    nb = notebooks.read(notebooks.source_path(chapter))
+    names = {exercise.name for exercise in notebooks.exercises(nb)}
+    covered = {entry.replaces for entry in RIGHT[chapter]}
+    covered_exercises = set()
+    for exercise in notebooks.exercises(nb):
+        if notebooks.defined_names(nb.cells[exercise.index].source) & covered:
+            covered_exercises.add(exercise.name)
+    unknown = set(EXEMPT[chapter]) - names
+    assert not unknown, f"EXEMPT names exercises that do not exist: {unknown}"
+    missing = {name: why for name, why in exercises_needing_right_answers(nb).items()
+               if name not in covered_exercises and name not in EXEMPT[chapter]}
+    assert not missing, (f"these exercises need an independently written right answer in "
+                         f"tests/right_answers/{chapter}.py (or an EXEMPT reason): {missing}")
