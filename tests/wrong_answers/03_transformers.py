@@ -23,6 +23,16 @@ def rnn_forward_ignores_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
     return torch.stack(states)
 
 
+@wrong("rnn_forward", "torch.stack of an empty list: crashes for an empty sequence (T = 0)")
+def rnn_forward_empty_crashes(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h = h0
+    states = []
+    for x_t in x:
+        h = torch.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+        states.append(h)
+    return torch.stack(states)
+
+
 @wrong("rnn_forward", "recurrent weights not transposed (h @ W_hh)")
 def rnn_forward_untransposed(x, h0, W_ih, W_hh, b_ih, b_hh):
     h = h0
@@ -514,7 +524,8 @@ def rope_in_place(x, positions, base=10000.0):
 
 @helper
 def _mlm(tokens, mask_id, vocab_size, special_mask, p, generator, *, label_all=False, label_inputs=False,
-         mask_share=0.8, use_special=True, random_everywhere=False, fixed_p=None, ignore_value=-100):
+         mask_share=0.8, use_special=True, random_everywhere=False, fixed_p=None, ignore_value=-100,
+         random_low=0, random_high=None):
     g = generator
     selected = torch.rand(tokens.shape, generator=g) < (fixed_p if fixed_p is not None else p)
     if use_special:
@@ -522,7 +533,8 @@ def _mlm(tokens, mask_id, vocab_size, special_mask, p, generator, *, label_all=F
     to_mask = selected & (torch.rand(tokens.shape, generator=g) < mask_share)
     coin = torch.rand(tokens.shape, generator=g) < 0.5
     to_random = (~to_mask & coin) if random_everywhere else (selected & ~to_mask & coin)
-    random_ids = torch.randint(vocab_size, tokens.shape, generator=g, dtype=tokens.dtype)
+    high = vocab_size if random_high is None else random_high(vocab_size)
+    random_ids = torch.randint(random_low, high, tokens.shape, generator=g, dtype=tokens.dtype)
     inputs = torch.where(to_mask, torch.full_like(tokens, mask_id), tokens)
     inputs = torch.where(to_random, random_ids, inputs)
     source = inputs if label_inputs else tokens
@@ -568,6 +580,27 @@ def mlm_ignores_generator(tokens, mask_id, vocab_size, special_mask, p=0.15, gen
 @wrong("mlm_mask", "label -1 instead of -100 at unselected positions")
 def mlm_ignore_minus_one(tokens, mask_id, vocab_size, special_mask, p=0.15, generator=None):
     return _mlm(tokens, mask_id, vocab_size, special_mask, p, generator, ignore_value=-1)
+
+
+@wrong("mlm_mask", "random replacements never use the special ids 0-4 (drawn from [5, vocab_size))")
+def mlm_random_skips_special_ids(tokens, mask_id, vocab_size, special_mask, p=0.15, generator=None):
+    return _mlm(tokens, mask_id, vocab_size, special_mask, p, generator, random_low=5)
+
+
+@wrong("mlm_mask", "random replacements from [0, vocab_size - 1): the last id is never drawn")
+def mlm_random_off_by_one(tokens, mask_id, vocab_size, special_mask, p=0.15, generator=None):
+    return _mlm(tokens, mask_id, vocab_size, special_mask, p, generator, random_high=lambda v: v - 1)
+
+
+@wrong("mlm_mask", "random replacement = a random token of the same batch (not uniform over the vocabulary)")
+def mlm_random_from_batch(tokens, mask_id, vocab_size, special_mask, p=0.15, generator=None):
+    selected = (torch.rand(tokens.shape, generator=generator) < p) & ~special_mask
+    u = torch.rand(tokens.shape, generator=generator)
+    inputs = torch.where(selected & (u < 0.8), torch.full_like(tokens, mask_id), tokens)
+    pool = tokens[~special_mask]
+    picks = pool[torch.randint(len(pool), tokens.shape, generator=generator)]
+    inputs = torch.where(selected & (u >= 0.8) & (u < 0.9), picks, inputs)
+    return inputs, torch.where(selected, tokens, torch.full_like(tokens, -100))
 
 
 # --- Exercise 12: wordpiece_tokenize ------------------------------------------------------------

@@ -130,7 +130,7 @@ answer("offline_online", "lowercase", "answers in lower case", '"b"')
 
 @helper
 def _ndcg(relevance, scores, k, *, discount_offset=1, gain="linear", idcg="query", truncate_idcg=True,
-          empty=0.0, ascending=False, per_query=False):
+          empty=0.0, ascending=False, per_query=False, tie="position"):
     relevance = np.asarray(relevance, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     k = min(k, relevance.shape[1])
@@ -139,7 +139,11 @@ def _ndcg(relevance, scores, k, *, discount_offset=1, gain="linear", idcg="query
         discount_all = 1.0 / np.log2(ranks + discount_offset)
     discount = discount_all[:k]
     gains = 2**relevance - 1 if gain == "exponential" else relevance
-    ranked = np.argsort(scores if ascending else -scores, axis=1, kind="stable")[:, :k]
+    if tie == "against_position":  # a stable ascending sort, reversed: later documents first among ties
+        ranked = np.argsort(scores, axis=1, kind="stable")[:, ::-1][:, :k]
+    else:  # "quicksort" is np.argsort's default kind: ties in any order
+        ranked = np.argsort(scores if ascending else -scores, axis=1,
+                            kind=None if tie == "quicksort" else "stable")[:, :k]
     dcg = (np.take_along_axis(gains, ranked, axis=1) * discount).sum(axis=1)
     if idcg == "k_perfect":
         ideal = np.full(len(relevance), discount.sum())
@@ -181,6 +185,16 @@ def ndcg_ascending(relevance, scores, k):
     return _ndcg(relevance, scores, k, ascending=True)
 
 
+@wrong("ndcg_at_k", "np.argsort(-scores) with the default quicksort: ties in no defined order")
+def ndcg_unstable_sort(relevance, scores, k):
+    return _ndcg(relevance, scores, k, tie="quicksort")
+
+
+@wrong("ndcg_at_k", "ties broken against position (stable ascending sort, reversed)")
+def ndcg_ties_reversed(relevance, scores, k):
+    return _ndcg(relevance, scores, k, tie="against_position")
+
+
 @wrong("ndcg_at_k", "returns the per-query values instead of their mean")
 def ndcg_per_query(relevance, scores, k):
     return _ndcg(relevance, scores, k, per_query=True)
@@ -190,9 +204,12 @@ def ndcg_per_query(relevance, scores, k):
 
 
 @helper
-def _mrr(relevance, scores, *, rank_base=1, all_relevant=False, skip_empty=False, ascending=False):
+def _mrr(relevance, scores, *, rank_base=1, all_relevant=False, skip_empty=False, ascending=False, tie="position"):
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = np.argsort(scores if ascending else -scores, axis=1, kind="stable")
+    if tie == "against_position":
+        ranked = np.argsort(scores, axis=1, kind="stable")[:, ::-1]
+    else:
+        ranked = np.argsort(scores if ascending else -scores, axis=1, kind=None if tie == "quicksort" else "stable")
     hits = np.take_along_axis(np.asarray(relevance) > 0, ranked, axis=1)
     values = []
     for row in hits:
@@ -226,13 +243,27 @@ def mrr_ascending(relevance, scores):
     return _mrr(relevance, scores, ascending=True)
 
 
+@wrong("mrr", "np.argsort(-scores) with the default quicksort: ties in no defined order")
+def mrr_unstable_sort(relevance, scores):
+    return _mrr(relevance, scores, tie="quicksort")
+
+
+@wrong("mrr", "ties broken against position (stable ascending sort, reversed)")
+def mrr_ties_reversed(relevance, scores):
+    return _mrr(relevance, scores, tie="against_position")
+
+
 # --- Exercise 5: recall_at_k -------------------------------------------------------------------
 
 
 @helper
-def _recall(relevance, scores, k, *, denominator="relevant", keep_empty=False):
+def _recall(relevance, scores, k, *, denominator="relevant", keep_empty=False, tie="position"):
     relevant = np.asarray(relevance) > 0
-    top = np.argsort(-np.asarray(scores, dtype=np.float64), axis=1, kind="stable")[:, :k]
+    scores = np.asarray(scores, dtype=np.float64)
+    if tie == "against_position":
+        top = np.argsort(scores, axis=1, kind="stable")[:, ::-1][:, :k]
+    else:
+        top = np.argsort(-scores, axis=1, kind=None if tie == "quicksort" else "stable")[:, :k]
     found = np.take_along_axis(relevant, top, axis=1).sum(axis=1)
     n_relevant = relevant.sum(axis=1)
     denominators = {"relevant": n_relevant, "k": np.full(len(found), k),
@@ -256,6 +287,16 @@ def recall_capped(relevance, scores, k):
 @wrong("recall_at_k", "queries without relevant items count as 0")
 def recall_keeps_empty(relevance, scores, k):
     return _recall(relevance, scores, k, keep_empty=True)
+
+
+@wrong("recall_at_k", "np.argsort(-scores) with the default quicksort: ties in no defined order")
+def recall_unstable_sort(relevance, scores, k):
+    return _recall(relevance, scores, k, tie="quicksort")
+
+
+@wrong("recall_at_k", "ties broken against position (stable ascending sort, reversed)")
+def recall_ties_reversed(relevance, scores, k):
+    return _recall(relevance, scores, k, tie="against_position")
 
 
 answer("mrr_vs_ndcg", "both", "thinks MRR sees the lower relevant items too", '"both"')
@@ -763,13 +804,17 @@ def ranknet_mean(s_i, s_j, sigma=1.0):
 
 
 @helper
-def _lambdas(scores, relevance, k, *, weight=True, sign=1.0, gain="linear", use_k=True, discount_offset=1):
+def _lambdas(scores, relevance, k, *, weight=True, sign=1.0, gain="linear", use_k=True, discount_offset=1,
+             tie="position"):
     scores = np.asarray(scores, dtype=np.float64)
     relevance = np.asarray(relevance, dtype=np.float64)
     n = scores.size
     k = n if (k is None or not use_k) else min(k, n)
     rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(-scores, kind="stable")] = np.arange(1, n + 1)
+    if tie == "against_position":
+        rank[np.argsort(scores, kind="stable")[::-1]] = np.arange(1, n + 1)
+    else:
+        rank[np.argsort(-scores, kind=None if tie == "quicksort" else "stable")] = np.arange(1, n + 1)
     with np.errstate(divide="ignore"):
         discount = np.where(rank <= k, 1.0 / np.log2(rank + discount_offset), 0.0)
         ideal_discount = 1.0 / np.log2(np.arange(1, k + 1) + discount_offset)
@@ -809,3 +854,13 @@ def lambdas_ignore_k(scores, relevance, k=None):
 @wrong("lambdarank_lambdas", "discount 1/log2(rank) instead of 1/log2(rank + 1)")
 def lambdas_log2_rank(scores, relevance, k=None):
     return _lambdas(scores, relevance, k, discount_offset=0)
+
+
+@wrong("lambdarank_lambdas", "np.argsort(-scores) with the default quicksort: ties in no defined order")
+def lambdas_unstable_sort(scores, relevance, k=None):
+    return _lambdas(scores, relevance, k, tie="quicksort")
+
+
+@wrong("lambdarank_lambdas", "ties broken against position (stable ascending sort, reversed)")
+def lambdas_ties_reversed(scores, relevance, k=None):
+    return _lambdas(scores, relevance, k, tie="against_position")
