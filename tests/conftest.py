@@ -31,6 +31,17 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+def pytest_collection_finish(session):
+    """Refuse a pytest-xdist run whose groups silently do not work (each worker would then build every
+    expensive fixture again): a grouped test's id must carry its group."""
+    if session.config.getoption("loadgroup", default=False):
+        for item in session.items:
+            mark = item.get_closest_marker("xdist_group")
+            if mark and not item.nodeid.endswith(f"@{mark.args[0]}"):
+                raise pytest.UsageError(f"pytest-xdist did not tag {item.nodeid} with its group: this pytest and "
+                                        "pytest-xdist do not work together for --dist loadgroup (see pyproject.toml)")
+
+
 def pytest_runtest_logreport(report):
     if report.when == "teardown":
         _REPORTED.extend(value for key, value in report.user_properties if key == "summary")

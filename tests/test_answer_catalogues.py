@@ -2,8 +2,10 @@
 
 ``tests/wrong_answers/<chapter>.py`` lists plausible mistakes, ``tests/right_answers/<chapter>.py``
 independently written correct versions (see ``tests/catalogue.py``). One kernel per chapter runs
-the source notebook once; each entry is then executed after the original solution cell, the test
-cells it can affect are re-run, and the original is restored.
+the source notebook once. A wrong answer is then executed after the original solution cell and the
+test cells it can affect are re-run; a right answer is graded as in a whole notebook: every later
+cell that depends on it runs in order, read-only training and demo cells included. Either way the
+original is restored afterwards.
 """
 
 import functools
@@ -80,7 +82,7 @@ class CatalogueRun:
                     frontier.append(other)
         return found
 
-    def judge(self, entry, visible=True):
+    def judge(self, entry):
         exercise = self.exercise_defining(entry.replaces)
         affected = self.depends_on(entry.replaces)
         verdict = Verdict()
@@ -93,10 +95,9 @@ class CatalogueRun:
                 outcome = self.kernel.run(source)
                 if not outcome.ok:
                     verdict.target_failures[test.grade_id] = outcome.error
-                if visible:
-                    seen = self.kernel.run(notebooks.visible_part(source))
-                    if not seen.ok:
-                        verdict.visible_failures[test.grade_id] = seen.error
+                seen = self.kernel.run(notebooks.visible_part(source))
+                if not seen.ok:
+                    verdict.visible_failures[test.grade_id] = seen.error
             for other in self.exercises:
                 for test in other.tests:
                     source = self.nb.cells[test.index].source
@@ -111,6 +112,41 @@ class CatalogueRun:
             assert restored.ok, restored.error
         return verdict
 
+    def judge_in_order(self, entry):
+        """Grade ``entry`` as nbgrader would grade a notebook that contains it: after its solution
+        cell, every cell that depends on it runs in notebook order, read-only ones (a training run, a
+        demo whose results later tests read) included. Then the original is put back the same way."""
+        exercise = self.exercise_defining(entry.replaces)
+        affected = self.depends_on(entry.replaces)
+        own = {test.grade_id for test in exercise.tests}
+        readonly, later = [], []
+        for index in range(exercise.index + 1, len(self.nb.cells)):
+            cell = self.nb.cells[index]
+            if cell.cell_type != "code" or notebooks.is_solution(cell):
+                continue
+            grade_id = notebooks.meta(cell).get("grade_id")
+            if grade_id in own or notebooks.used_names(cell.source) & affected:
+                later.append(cell)
+                if not notebooks.is_test(cell):
+                    readonly.append(cell)
+        verdict = Verdict()
+        applied = self.kernel.run(entry.code)
+        assert applied.ok, f"{entry.id} does not even run: {applied.error}"
+        try:
+            for cell in later:
+                grade_id = notebooks.meta(cell).get("grade_id")
+                outcome = self.kernel.run(cell.source, timeout=120)
+                if not outcome.ok:
+                    failures = verdict.target_failures if grade_id in own else verdict.broken_others
+                    failures[grade_id] = outcome.error
+        finally:
+            restored = self.kernel.run(self.nb.cells[exercise.index].source)
+            assert restored.ok, restored.error
+            for cell in readonly:
+                outcome = self.kernel.run(cell.source, timeout=120)
+                assert outcome.ok, f"restoring {notebooks.meta(cell).get('grade_id')} failed: {outcome.error}"
+        return verdict
+
 
 @functools.cache
 def verdicts(chapter):
@@ -121,7 +157,7 @@ def verdicts(chapter):
         for entry in WRONG[chapter]:
             results["wrong", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry))
         for entry in RIGHT[chapter]:
-            results["right", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry, visible=False))
+            results["right", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge_in_order(entry))
     finally:
         run.kernel.shutdown()
     wrong = [v for (kind, _), (_, v) in results.items() if kind == "wrong"]
