@@ -58,7 +58,7 @@ answer("purer_node", "lowercase", "answers in the wrong format", '"a"')
 
 @helper
 def _wa_best_split(x, y, criterion, *, at_data_value=False, unweighted=False, mse=False, all_cuts=False,
-                   maximise=False):
+                   maximise=False, last_of_ties=False):
     """The reference best_split with switches for one bug each."""
     order = np.argsort(x, kind="stable")
     xs, ys = np.asarray(x, dtype=float)[order], np.asarray(y)[order]
@@ -82,6 +82,8 @@ def _wa_best_split(x, y, criterion, *, at_data_value=False, unweighted=False, ms
         gini_right = 1 - np.sum((right / n_right[:, None]) ** 2, axis=1)
         scores = (gini_left + gini_right) / 2 if unweighted else (n_left * gini_left + n_right * gini_right) / n
     best = int(np.argmax(scores) if maximise else np.argmin(scores))
+    if last_of_ties:
+        best = len(scores) - 1 - int(np.argmin(scores[::-1]))
     i = cuts[best]
     threshold = xs[i] if at_data_value else (xs[i] + xs[i + 1]) / 2
     return float(threshold), float(scores[best])
@@ -112,12 +114,18 @@ def best_split_maximises(x, y, criterion):
     return _wa_best_split(x, y, criterion, maximise=True)
 
 
+@wrong("best_split", "on exact ties returns the largest threshold (a scan with <=)")
+def best_split_last_of_ties(x, y, criterion):
+    return _wa_best_split(x, y, criterion, last_of_ties=True)
+
+
 # --- Exercise 4: fit_tree and predict_tree -------------------------------------------------------
 
 
 @helper
 def _wa_fit_tree(X, y, max_depth, min_samples_leaf, *, at_data_value=False, ignore_min_leaf=False, extra_depth=0,
-                 leaf_median=False, mse=False, first_feature_only=False):
+                 leaf_median=False, mse=False, first_feature_only=False, last_feature_of_ties=False,
+                 last_threshold_of_ties=False):
     """The reference CART tree with switches for one bug each."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     min_leaf = 1 if ignore_min_leaf else min_samples_leaf
@@ -138,14 +146,17 @@ def _wa_fit_tree(X, y, max_depth, min_samples_leaf, *, at_data_value=False, igno
         score = sse_left / n_left + sse_right / (n - n_left) if mse else sse_left + sse_right
         score = np.where(allowed, score, np.inf)
         i = int(np.argmin(score))
-        if best is None or score[i] < best[2]:
+        if last_threshold_of_ties:
+            i = len(score) - 1 - int(np.argmin(score[::-1]))
+        if best is None or score[i] < best[2] or (last_feature_of_ties and score[i] == best[2]):
             best = (feature, float(xs[i] if at_data_value else (xs[i] + xs[i + 1]) / 2), score[i])
     if best is None:
         return node
     feature, threshold, _ = best
     left = X[:, feature] <= threshold
     switches = dict(at_data_value=at_data_value, ignore_min_leaf=ignore_min_leaf, extra_depth=0,
-                    leaf_median=leaf_median, mse=mse, first_feature_only=first_feature_only)
+                    leaf_median=leaf_median, mse=mse, first_feature_only=first_feature_only,
+                    last_feature_of_ties=last_feature_of_ties, last_threshold_of_ties=last_threshold_of_ties)
     node.update(feature=feature, threshold=threshold,
                 left=_wa_fit_tree(X[left], y[left], max_depth + extra_depth - 1, min_samples_leaf, **switches),
                 right=_wa_fit_tree(X[~left], y[~left], max_depth + extra_depth - 1, min_samples_leaf, **switches))
@@ -180,6 +191,16 @@ def fit_tree_unweighted_mse(X, y, max_depth, min_samples_leaf=1):
 @wrong("fit_tree", "searches the first feature only")
 def fit_tree_first_feature(X, y, max_depth, min_samples_leaf=1):
     return _wa_fit_tree(X, y, max_depth, min_samples_leaf, first_feature_only=True)
+
+
+@wrong("fit_tree", "on exact ties between features keeps the last one (a comparison with <=)")
+def fit_tree_last_feature_of_ties(X, y, max_depth, min_samples_leaf=1):
+    return _wa_fit_tree(X, y, max_depth, min_samples_leaf, last_feature_of_ties=True)
+
+
+@wrong("fit_tree", "on exact ties between thresholds keeps the largest one")
+def fit_tree_last_threshold_of_ties(X, y, max_depth, min_samples_leaf=1):
+    return _wa_fit_tree(X, y, max_depth, min_samples_leaf, last_threshold_of_ties=True)
 
 
 @wrong("predict_tree", "x < threshold goes left, and the threshold comparison uses the wrong child",
@@ -326,7 +347,7 @@ def split_gain_parent_without_lambda(g_left, h_left, g_right, h_right, reg_lambd
 
 @helper
 def _wa_missing(x, g, h, lam, gamma, *, directions=(True, False), drop_missing=False, at_data_value=False,
-                prefer_right=False, all_cuts=False):
+                prefer_right=False, all_cuts=False, last_of_ties=False):
     x, g, h = np.asarray(x, dtype=float), np.asarray(g, dtype=float), np.asarray(h, dtype=float)
     missing = np.isnan(x)
     if drop_missing:
@@ -343,7 +364,7 @@ def _wa_missing(x, g, h, lam, gamma, *, directions=(True, False), drop_missing=F
     for default_left in (directions[::-1] if prefer_right else directions):
         gl, hl = (GL + Gm, HL + Hm) if default_left else (GL, HL)
         gains = 0.5 * (gl**2 / (hl + lam) + (G - gl) ** 2 / (H - hl + lam) - G**2 / (H + lam)) - gamma
-        i = int(np.argmax(gains))
+        i = len(gains) - 1 - int(np.argmax(gains[::-1])) if last_of_ties else int(np.argmax(gains))
         if best is None or gains[i] > best[1]:
             best = (i, gains[i], default_left)
     i, gain, default_left = best
@@ -375,6 +396,11 @@ def missing_prefers_right(x, g, h, reg_lambda, gamma):
 @wrong("best_split_missing", "cuts between equal feature values too", also_fails=USES_SPLIT)
 def missing_all_cuts(x, g, h, reg_lambda, gamma):
     return _wa_missing(x, g, h, reg_lambda, gamma, all_cuts=True)
+
+
+@wrong("best_split_missing", "on exact ties between thresholds returns the largest one", also_fails=USES_SPLIT)
+def missing_last_of_ties(x, g, h, reg_lambda, gamma):
+    return _wa_missing(x, g, h, reg_lambda, gamma, last_of_ties=True)
 
 
 # --- Exercise 9: histograms ------------------------------------------------------------------------
@@ -423,7 +449,7 @@ def histogram_split_single_bin(hist_g, hist_h, reg_lambda, gamma):
 
 @helper
 def _wa_newton_fit(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma, *, base="log_odds",
-                   shrink=True, split_if_negative=False, unit_hessian=False):
+                   shrink=True, split_if_negative=False, unit_hessian=False, stumps=False, last_feature_of_ties=False):
     """A self-contained second-order booster with switches for one bug each."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     rate = learning_rate if shrink else 1.0
@@ -447,13 +473,15 @@ def _wa_newton_fit(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gam
                 gains = 0.5 * (gl**2 / (hl + reg_lambda) + (G - gl) ** 2 / (H - hl + reg_lambda)
                                - G**2 / (H + reg_lambda)) - gamma
                 i = int(np.argmax(gains))
-                if (gains[i] > 0 or split_if_negative) and (best is None or gains[i] > best[1]):
+                better = best is None or gains[i] > best[1] or (last_feature_of_ties and gains[i] == best[1]
+                                                                and feature != best[0])
+                if (gains[i] > 0 or split_if_negative) and better:
                     best = (feature, gains[i], (xs[cuts[i]] + xs[cuts[i] + 1]) / 2, default_left)
         return best
 
     def grow(rows, depth, g, h):
         node = {"value": rate * -g[rows].sum() / (h[rows].sum() + reg_lambda)}
-        if depth >= max_depth or len(rows) < 2:
+        if depth >= (1 if stumps else max_depth) or len(rows) < 2:
             return node
         best = best_feature_split(rows, g, h)
         if best is None:
@@ -524,6 +552,16 @@ def newton_splits_negative_gain(X, y, n_estimators, learning_rate, max_depth, re
 @wrong("newton_boosting_fit", "first order: hessian 1 instead of p(1-p)")
 def newton_unit_hessian(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma):
     return _wa_newton_fit(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma, unit_hessian=True)
+
+
+@wrong("newton_boosting_fit", "always grows stumps whatever max_depth (the tree stops after the root's split)")
+def newton_stumps_only(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma):
+    return _wa_newton_fit(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma, stumps=True)
+
+
+@wrong("newton_boosting_fit", "on exact ties between features keeps the last one")
+def newton_last_feature_of_ties(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma):
+    return _wa_newton_fit(X, y, n_estimators, learning_rate, max_depth, reg_lambda, gamma, last_feature_of_ties=True)
 
 
 @wrong("newton_boosting_predict", "returns raw scores instead of probabilities")
@@ -612,7 +650,8 @@ answer("bagging_vs_boosting", "lowercase", "answers in the wrong format", '"a"')
 
 @helper
 def _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, *, first_leaf=False, extra_leaves=0, ignore_min_leaf=False,
-                  largest_sse=False):
+                  largest_sse=False, leftmost=False):
+    """Leaves in creation order, or (leftmost=True) in left-to-right order, which breaks ties differently."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     min_leaf = 1 if ignore_min_leaf else min_samples_leaf
 
@@ -655,13 +694,22 @@ def _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, *, first_leaf=False, extra
         left = X[rows, feature] <= threshold
         node.update(feature=feature, threshold=threshold, left={"value": float(y[rows[left]].mean())},
                     right={"value": float(y[rows[~left]].mean())})
-        leaves[position:position] = [(node["left"], rows[left]), (node["right"], rows[~left])]
+        children = [(node["left"], rows[left]), (node["right"], rows[~left])]
+        if leftmost:
+            leaves[position:position] = children
+        else:
+            leaves += children
     return root
 
 
 @wrong("grow_leaf_wise", "splits the first splittable leaf (depth-first order) instead of the best one")
 def leaf_wise_first_leaf(X, y, max_leaves, min_samples_leaf=1):
-    return _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, first_leaf=True)
+    return _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, first_leaf=True, leftmost=True)
+
+
+@wrong("grow_leaf_wise", "on ties splits the leftmost leaf instead of the one created first")
+def leaf_wise_leftmost_of_ties(X, y, max_leaves, min_samples_leaf=1):
+    return _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, leftmost=True)
 
 
 @wrong("grow_leaf_wise", "one leaf too many")
