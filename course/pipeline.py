@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,37 @@ def generate(course_dir, chapter="*"):
 
 def release_to_exchange(course_dir, chapter, exchange):
     nbgrader(["release_assignment", chapter, "--force", f"--Exchange.root={exchange}"], course_dir)
+
+
+def exchange_root(course_dir):
+    """The exchange this course's nbgrader_config.py chooses (see the Exchange section there)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+    return Path(config.Exchange.root) if "root" in config.Exchange else Path("/usr/local/share/nbgrader/exchange")
+
+
+def prepare(course_dir, chapters, log=print):
+    """Make a course directory ready for the formgrader on a single machine: every chapter in the
+    gradebook (without touching the committed release/) and released to the exchange."""
+    course_dir = Path(course_dir).resolve()
+    exchange = exchange_root(course_dir)
+    exchange.mkdir(parents=True, exist_ok=True)
+    known = set()
+    if (course_dir / "gradebook.db").exists():
+        with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+            known = {a.name for a in gb.assignments if a.notebooks}
+    for chapter in chapters:
+        if chapter not in known:
+            with tempfile.TemporaryDirectory(prefix="course-prepare-") as scratch:
+                nbgrader(["generate_assignment", chapter, "--force",
+                          f"--CourseDirectory.release_directory={scratch}"], course_dir)
+            log(f"gradebook: recorded {chapter}")
+        released = exchange / COURSE_ID / "outbound" / chapter
+        if not released.exists() and (course_dir / "release" / chapter).exists():
+            nbgrader(["release_assignment", chapter], course_dir)
+            log(f"exchange: released {chapter} to {exchange}")
+    return exchange
 
 
 def _as_student(exchange_class, home, chapter, exchange, student="*"):
