@@ -13,6 +13,7 @@ from nbclient.exceptions import CellExecutionError
 from course import ROOT, available_chapters, notebooks, pipeline
 from course.grading import FLAG_MARKER, unflag
 from course.grading.feedback import failure_message, redact
+from course.grading.sandbox import Sandbox
 
 DEMO_STUDENTS = ("solution-sam", "blank-bea", "partial-pat")
 
@@ -66,6 +67,7 @@ def cmd_demo(args):
     exchange.mkdir(parents=True)
     print(f"Mock class in {work}")
     pipeline.make_course(course_dir, chapters)
+    print(Sandbox(config=pipeline.course_config(course_dir)).describe())
     started = time.perf_counter()
     pipeline.generate(course_dir)
     for chapter in chapters:

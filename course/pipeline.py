@@ -63,11 +63,16 @@ def release_to_exchange(course_dir, chapter, exchange):
     nbgrader(["release_assignment", chapter, "--force", f"--Exchange.root={exchange}"], course_dir)
 
 
-def exchange_root(course_dir):
-    """The exchange this course's nbgrader_config.py chooses (see the Exchange section there)."""
+def course_config(course_dir):
+    """The course directory's nbgrader configuration, loaded the way nbgrader loads it."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+
+
+def exchange_root(course_dir):
+    """The exchange this course's nbgrader_config.py chooses (see the Exchange section there)."""
+    config = course_config(course_dir)
     return Path(config.Exchange.root) if "root" in config.Exchange else Path("/usr/local/share/nbgrader/exchange")
 
 
@@ -81,12 +86,13 @@ def prepare(course_dir, chapters, log=print):
     if (course_dir / "gradebook.db").exists():
         with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
             known = {a.name for a in gb.assignments if a.notebooks}
+    missing = [chapter for chapter in chapters if chapter not in known]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="course-prepare-") as scratch:
+            nbgrader(["generate_assignment", missing[0] if len(missing) == 1 else "*", "--force",
+                      f"--CourseDirectory.release_directory={scratch}"], course_dir)
+        log(f"gradebook: recorded {', '.join(missing)}")
     for chapter in chapters:
-        if chapter not in known:
-            with tempfile.TemporaryDirectory(prefix="course-prepare-") as scratch:
-                nbgrader(["generate_assignment", chapter, "--force",
-                          f"--CourseDirectory.release_directory={scratch}"], course_dir)
-            log(f"gradebook: recorded {chapter}")
         released = exchange / COURSE_ID / "outbound" / chapter
         if not released.exists() and (course_dir / "release" / chapter).exists():
             nbgrader(["release_assignment", chapter], course_dir)
@@ -100,6 +106,7 @@ def _as_student(exchange_class, home, chapter, exchange, student="*"):
     config = Config()
     config.Exchange.root = str(exchange)
     config.Exchange.assignment_dir = str(home)
+    config.Exchange.cache = str(Path(home) / ".nbgrader-cache")  # not the real user's receipts
     config.CourseDirectory.course_id = COURSE_ID
     config.CourseDirectory.assignment_id = chapter
     config.CourseDirectory.student_id = student

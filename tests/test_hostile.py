@@ -420,7 +420,7 @@ def test_a_fixed_resubmission_loses_the_flag(graded):
 def _outputs(graded, student, grade_id=None, index=None):
     nb = _autograded(graded, student)
     cell = _cell(nb, grade_id) if grade_id else nb.cells[index]
-    return "\n".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+    return "\n".join(o.get("text", "") + o.get("ename", "") + ": " + o.get("evalue", "") for o in cell.outputs)
 
 
 def _printed(graded, student, prefix):

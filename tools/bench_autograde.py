@@ -81,10 +81,9 @@ def main():
           f"{args.chapter} cost here ({per:.1f} s of one core per submission):")
     print(f"  serial: {args.class_size} x {args.chapters} x {per:.1f} s = {work_s:.0f} s = {work_s / 3600:.1f} h")
     for label, slots in (("one 16-core machine", 16), ("10 machines x 16 cores (Dask)", 160)):
-        hours = work_s / (slots * efficiency) / 3600
-        print(f"  {label}: {work_s:.0f} s / ({slots} x {efficiency:.2f}) = {hours * 3600:.0f} s = {hours:.2f} h"
-              f"  (memory: {slots // (160 // 10) if slots > 16 else 1} machine(s) x 16 x 4 GiB kernel limit)")
-
+        seconds = work_s / (slots * efficiency)
+        print(f"  {label}: {work_s:.0f} s / ({slots} x {efficiency:.2f}) = {seconds:.0f} s = {seconds / 3600:.2f} h")
+    print("  (each of 16 concurrent kernels may use Sandbox.memory_limit: 16 x 4 GiB = 64 GiB per machine)")
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from io import StringIO
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
 from traitlets.config.loader import PyFileConfigLoader
 
 CONFIG = "nbgrader_config.py"
@@ -124,6 +126,7 @@ def grade(job):
     from nbgrader.converters.base import NbGraderException
 
     started = time.perf_counter()
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, when it adds a submission
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         root = Path(tmp) / "course"
         root.mkdir()
@@ -194,9 +197,11 @@ class Summary:
     seconds: float
     workers: str
     containment: list  # guarantees lost, one message each
+    describe: str = ""
 
     def lines(self):
-        out = [f"Autograded {len(self.graded)} submission(s) in {self.seconds:.0f} s with {self.workers}"
+        out = [self.describe] if self.describe else []
+        out += [f"Autograded {len(self.graded)} submission(s) in {self.seconds:.0f} s with {self.workers}"
                + (f"; {len(self.skipped)} already graded (use --force to regrade)" if self.skipped else "")]
         for result in self.failed:
             out.append(f"FAILED {result.student}/{result.assignment}:")
@@ -261,6 +266,7 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
 
     from course.grading.sandbox import Sandbox
 
+    warnings.filterwarnings("ignore", category=SAWarning)
     course_dir = Path(course_dir).resolve()
     config = _load_config(course_dir)
     config.CourseDirectory.root = str(course_dir)
@@ -308,4 +314,4 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
     finally:
         if client is not None:
             client.close()
-    return Summary(graded, failed, skipped, time.perf_counter() - started, workers, lost)
+    return Summary(graded, failed, skipped, time.perf_counter() - started, workers, lost, sandbox.describe())

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -162,7 +162,6 @@ class Mechanisms:
     cgroup: object | None
     cgroup_problem: str
     user: tuple | None  # (uid, gid) the kernel runs as, when the grader is root
-    notes: list = field(default_factory=list)
 
 
 @functools.cache
@@ -597,6 +596,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     containment = None
 
     async def _async_pre_start_kernel(self, **kw):
+        if self.containment:  # a restart through jupyter_client: a fresh sandbox
+            self.containment.stop()
         sandbox = Sandbox(parent=self)
         self.containment = Containment(sandbox, kw.get("cwd"), _course_root(self.config), self.log).start()
         self.connection_file, self.ip = self.containment.connection()
