@@ -9,8 +9,10 @@ BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 NUMBER_PREFIX = re.compile(r"^\s*-*>?\s*\d+\s")
 
 
-def hidden_lines(chapter):
-    """Stripped lines of the source notebook's hidden tests that the release notebook does not show."""
+def hidden_lines(chapter, student_nb=None):
+    """Stripped lines of the source notebook's hidden tests that the student does not have anyway:
+    not in the release notebook, not in the student's own cells (a solution may share a line with a
+    reference implementation), and not mere punctuation."""
     hidden, inside = set(), False
     for cell in notebooks.read(notebooks.source_path(chapter)).cells:
         for line in cell.source.splitlines():
@@ -18,16 +20,18 @@ def hidden_lines(chapter):
                 inside = True
             elif line.strip() == END:
                 inside = False
-            elif inside and line.strip():
+            elif inside and any(ch.isalnum() for ch in line):
                 hidden.add(line.strip())
-    release = {line.strip() for c in notebooks.read(notebooks.release_path(chapter)).cells
-               for line in c.source.splitlines()}
-    return hidden - release
+    cells = notebooks.read(notebooks.release_path(chapter)).cells
+    if student_nb is not None:
+        cells = cells + [c for c in student_nb.cells if BEGIN not in c.source]
+    return hidden - {line.strip() for c in cells for line in c.source.splitlines()}
 
 
 def text_lines(path):
     """The feedback page as text, one stripped line each (a traceback line also without its number)."""
-    text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", path.read_text(), flags=re.DOTALL | re.IGNORECASE)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
     lines = set()
     for line in text.splitlines():
         lines.add(line.strip())

@@ -27,6 +27,7 @@ from course import notebooks, pipeline
 from course.grading import CLEARED_MARKER, FLAG_MARKER
 from tests import wrong_answers
 from tests.conftest import SUMMARY
+from tests.feedback_check import failures, hidden_lines, text_lines
 
 pytestmark = pytest.mark.slow
 
@@ -519,3 +520,16 @@ def test_a_notebook_stops_at_its_wall_clock_limit(graded, fallback):
                if "wall-clock limit of 20 s" in o.get("evalue", "")]
     assert stopped, "no cell reports the notebook's wall-clock limit"
     SUMMARY.append(f"time-tim: {grade.score:g}/{FULL:g}, stopped at {stopped[0]}")
+
+
+def test_feedback_shows_failure_messages_but_no_hidden_test_code(graded):
+    course_dir, shown = graded[0], 0
+    for folder in sorted((course_dir / "feedback").iterdir()):
+        student = folder.name
+        autograded = _autograded(graded, student)
+        lines, text = text_lines(folder / CHAPTER / f"{CHAPTER}.html")
+        assert not hidden_lines(CHAPTER, autograded) & lines, student
+        for grade_id, message in failures(autograded):
+            assert message in text, f"{student}/{grade_id}: {message}"
+            shown += 1
+    assert shown > 0

@@ -25,7 +25,10 @@ def main(argv):
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
     for name, limit in spec.get("rlimits", {}).items():
-        resource.setrlimit(getattr(resource, name), (limit, limit))
+        try:
+            resource.setrlimit(getattr(resource, name), (limit, limit))
+        except (AttributeError, ValueError, OSError) as error:  # e.g. not enforceable on macOS
+            print(f"CONTAINMENT LOST, {name} could not be set: {error}", file=sys.stderr)
     user = spec.get("user")
     if user:
         uid, gid = user
