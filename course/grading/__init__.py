@@ -5,7 +5,8 @@ alike, because all three read the course's ``nbgrader_config.py``:
 
 - ``preprocessors``  autograde steps: locked cells restored (``OverwriteCells``), resilient
   execution in a contained kernel (``Execute``), the integrity check (``IntegrityCheck``);
-- ``sandbox``        the contained kernel: memory, process, file, network and time limits;
+- ``sandbox``        the contained kernel: memory, process, file, network and time limits
+                     (``cgroups`` per kernel, ``launch.py`` starts it);
 - ``feedback``       what students get back never shows the hidden tests' code;
 - ``parallel``       ``python -m course autograde``: a class graded concurrently.
 """
