@@ -6,9 +6,10 @@ The package holds what the notebooks and the grading pipeline share:
 - ``course.plotting``  small matplotlib helpers,
 - ``course.bench``     best-of-n timing for the notebooks' speed comparisons,
 - ``course.checks``    the assertion helpers that test cells call,
-- ``course.grading``   nbgrader preprocessors (resilient execution, integrity check),
+- ``course.grading``   hardened grading for nbgrader: contained kernels, resilient execution,
+                       integrity check, feedback without hidden tests, parallel autograde,
 - ``course.pipeline``  thin wrappers around the nbgrader command line,
-- ``python -m course`` the command line (release, demo, check, start, unflag, timing).
+- ``python -m course`` the command line (release, demo, autograde, prepare, check, start, unflag, timing).
 """
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The course's command line: ``python -m course {release,demo,check,start,unflag,timing}``."""
+"""The course's command line: ``python -m course {release,demo,autograde,check,start,unflag,timing}``."""
 
 import argparse
 import shutil
@@ -12,6 +12,8 @@ from nbclient.exceptions import CellExecutionError
 
 from course import ROOT, available_chapters, notebooks, pipeline
 from course.grading import FLAG_MARKER, unflag
+from course.grading.feedback import failure_message, redact
+from course.grading.sandbox import Sandbox
 
 DEMO_STUDENTS = ("solution-sam", "blank-bea", "partial-pat")
 
@@ -65,6 +67,7 @@ def cmd_demo(args):
     exchange.mkdir(parents=True)
     print(f"Mock class in {work}")
     pipeline.make_course(course_dir, chapters)
+    print(Sandbox(config=pipeline.course_config(course_dir)).describe())
     started = time.perf_counter()
     pipeline.generate(course_dir)
     for chapter in chapters:
@@ -120,15 +123,6 @@ def _chapter_of(path, chapters):
     return None
 
 
-def _failure(cell):
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            return f"{output.ename}: {output.evalue}"
-        if output.output_type == "stream" and output.name == "stderr":
-            return f"the cell wrote to stderr (nbgrader scores that as a failure): {output.text.strip()}"
-    return ""
-
-
 def cmd_check(args):
     path = Path(args.notebook).resolve()
     if not path.is_file():
@@ -151,7 +145,7 @@ def cmd_check(args):
         if not graded_path.exists():
             print("Grading failed:\n" + (result.stdout + result.stderr)[-3000:])
             return 2
-        graded = notebooks.read(graded_path)
+        graded = redact(notebooks.read(graded_path))  # the hidden tests' code stays hidden here too
         grade = pipeline.grades(course_dir, chapter, "self-check")
     cells = {notebooks.meta(c).get("grade_id"): c for c in graded.cells}
     if graded.cells and graded.cells[0].cell_type == "markdown" and FLAG_MARKER in graded.cells[0].source:
@@ -162,7 +156,7 @@ def cmd_check(args):
         for test in exercise.tests:
             cell_grade = grade.cells[test.grade_id]
             cell = cells.get(test.grade_id, {})
-            message = "passed" if cell_grade.auto_score == cell_grade.max_score else _failure(cell) or "failed"
+            message = "passed" if cell_grade.auto_score == cell_grade.max_score else failure_message(cell) or "failed"
             rows.append((exercise.name, test.grade_id, f"{cell_grade.score:g} / {cell_grade.max_score:g}", message))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     indent = " " * (sum(widths) + 8)
@@ -172,6 +166,23 @@ def cmd_check(args):
         for line in lines[1:6]:
             print(f"{indent}{line}")
     print(f"\n  total: {grade.score:g} / {grade.max_score:g} points")
+    return 0
+
+
+# --- autograde ------------------------------------------------------------------------------
+def cmd_autograde(args):
+    from course.grading.parallel import autograde
+
+    summary = autograde(args.course_dir, args.chapter, jobs=args.jobs, scheduler=args.scheduler,
+                        students=args.student, force=args.force)
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed else 0
+
+
+# --- prepare --------------------------------------------------------------------------------
+def cmd_prepare(args):
+    exchange = pipeline.prepare(args.course_dir, available_chapters())
+    print(f"Formgrader ready: {len(available_chapters())} chapters in the gradebook and released to {exchange}")
     return 0
 
 
@@ -250,6 +261,19 @@ def main(argv=None):
     p.add_argument("--keep", action="store_true", help="keep the temporary course directory")
     p.add_argument("--dir", help="build the mock class here (replaced if it exists) and keep it")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("autograde", help="autograde a chapter's collected submissions in parallel (instructors)")
+    p.add_argument("chapter")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", help="grade on a Dask cluster instead, e.g. tcp://host:8786")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--force", action="store_true", help="regrade submissions that were graded already")
+    p.add_argument("--course-dir", default=".", help="the course directory (default: here)")
+    p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("prepare", help="record every chapter in the gradebook and release it (make lab runs it)")
+    p.add_argument("--course-dir", default=str(ROOT), help="the course directory (default: this repository)")
+    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("check", help="grade your copy of a release notebook against the hidden tests")
     p.add_argument("notebook")

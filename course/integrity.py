@@ -55,6 +55,7 @@ FORBIDDEN_MODULES = {
     "course.grading": "is the grader's own code",
     "course.integrity": "is the grader's own code",
     "course.pipeline": "is the grader's own code",
+    "__main__": "reaches the notebook's namespace and its input history (the test cells' code)",
 }
 
 FORBIDDEN_NAMES = {
@@ -68,6 +69,10 @@ FORBIDDEN_NAMES = {
     "locals": "rewrites the notebook's namespace",
     "vars": "rewrites an object's namespace",
     "breakpoint": "stops the kernel",
+    # IPython's input and output history: once a test cell ran, it holds the hidden tests' code,
+    # which a student's function could print into the feedback.
+    **{name: "reads the notebook's input/output history, which holds the test cells' code"
+       for name in ("In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "_dh")},
 }
 
 FORBIDDEN_ATTRIBUTES = {

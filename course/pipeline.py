@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +63,50 @@ def release_to_exchange(course_dir, chapter, exchange):
     nbgrader(["release_assignment", chapter, "--force", f"--Exchange.root={exchange}"], course_dir)
 
 
+def course_config(course_dir):
+    """The course directory's nbgrader configuration, loaded the way nbgrader loads it."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
+
+
+def exchange_root(course_dir):
+    """The exchange this course's nbgrader_config.py chooses (see the Exchange section there)."""
+    config = course_config(course_dir)
+    return Path(config.Exchange.root) if "root" in config.Exchange else Path("/usr/local/share/nbgrader/exchange")
+
+
+def prepare(course_dir, chapters, log=print):
+    """Make a course directory ready for the formgrader on a single machine: every chapter in the
+    gradebook (without touching the committed release/) and released to the exchange."""
+    course_dir = Path(course_dir).resolve()
+    exchange = exchange_root(course_dir)
+    exchange.mkdir(parents=True, exist_ok=True)
+    known = set()
+    if (course_dir / "gradebook.db").exists():
+        with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+            known = {a.name for a in gb.assignments if a.notebooks}
+    missing = [chapter for chapter in chapters if chapter not in known]
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="course-prepare-") as scratch:
+            nbgrader(["generate_assignment", missing[0] if len(missing) == 1 else "*", "--force",
+                      f"--CourseDirectory.release_directory={scratch}"], course_dir)
+        log(f"gradebook: recorded {', '.join(missing)}")
+    for chapter in chapters:
+        released = exchange / COURSE_ID / "outbound" / chapter
+        if not released.exists() and (course_dir / "release" / chapter).exists():
+            nbgrader(["release_assignment", chapter], course_dir)
+            log(f"exchange: released {chapter} to {exchange}")
+    return exchange
+
+
 def _as_student(exchange_class, home, chapter, exchange, student="*"):
     """Run a student-side exchange step in this process (what `nbgrader fetch_assignment` and
     `nbgrader submit` do, without starting a process per student and chapter)."""
     config = Config()
     config.Exchange.root = str(exchange)
     config.Exchange.assignment_dir = str(home)
+    config.Exchange.cache = str(Path(home) / ".nbgrader-cache")  # not the real user's receipts
     config.CourseDirectory.course_id = COURSE_ID
     config.CourseDirectory.assignment_id = chapter
     config.CourseDirectory.student_id = student

@@ -8,6 +8,8 @@ import nbformat
 import pytest
 
 from course import ROOT, notebooks
+from tests import wrong_answers
+from tests.feedback_check import NUMBER_PREFIX, hidden_lines
 
 pytestmark = pytest.mark.slow
 CHAPTER = "01_fundamentals"
@@ -21,9 +23,12 @@ def test_check_reports_points_and_first_failure_per_exercise(tmp_path):
     nb = notebooks.read(notebooks.release_path(CHAPTER))
     source = notebooks.read(notebooks.source_path(CHAPTER))
     solved = {notebooks.meta(c)["grade_id"]: c.source for c in source.cells if notebooks.is_solution(c)}
+    wrong = {m.id: m for m in wrong_answers.load(CHAPTER)}["dropout-dropout_nan_at_p1"]  # caught by a hidden test
     for cell in nb.cells:
         if notebooks.meta(cell).get("grade_id") == "layer_norm":
             cell.source = solved["layer_norm"]
+        if notebooks.meta(cell).get("grade_id") == "dropout":
+            cell.source = wrong.code
     copy = tmp_path / "my 01_fundamentals work.ipynb"
     nbformat.write(nb, str(copy))
     before, source_before = _digest(copy), _digest(notebooks.source_path(CHAPTER))
@@ -33,7 +38,11 @@ def test_check_reports_points_and_first_failure_per_exercise(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any("layer_norm" in line and "2 / 2" in line and "passed" in line for line in lines), result.stdout
-    assert any("dropout" in line and "0 / 3" in line and "NotImplementedError" in line for line in lines)
+    dropout = next(line for line in lines if "dropout" in line and "0 / 3" in line)
+    assert "Error" in dropout and "NotImplementedError" not in dropout, dropout  # the hidden test's message
+    assert any("batch_norm" in line and "NotImplementedError" in line for line in lines)
+    shown = {line.strip() for line in lines} | {NUMBER_PREFIX.sub("", line).strip() for line in lines}
+    assert not shown & hidden_lines(CHAPTER), "check must not print hidden-test code"
     total = sum(exercise.points for exercise in notebooks.exercises(source))
     assert f"total: 2 / {total:g} points" in result.stdout
     assert _digest(copy) == before, "check must not modify the learner's notebook"

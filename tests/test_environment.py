@@ -79,6 +79,10 @@ def test_nbgrader_config_is_safe():
     assert 'raise NotImplementedError("' in config.ClearSolutions.code_stub["python"]
     autograde = [f"{p.__module__}.{p.__name__}" for p in config.Autograde.autograde_preprocessors]
     sanitize = [f"{p.__module__}.{p.__name__}" for p in config.Autograde.sanitize_preprocessors]
-    assert "course.grading.Execute" in autograde and "course.grading.OverwriteCells" in sanitize
+    feedback = [p.__name__ for p in config.GenerateFeedback.preprocessors]
+    assert "course.grading.preprocessors.Execute" in autograde
+    assert "course.grading.preprocessors.OverwriteCells" in sanitize
     assert autograde.index("nbgrader.preprocessors.saveautogrades.SaveAutoGrades") < autograde.index(
-        "course.grading.IntegrityCheck"), "the integrity check must run after the autograder saved its scores"
+        "course.grading.preprocessors.IntegrityCheck"), "the integrity check must run after the scores are saved"
+    assert feedback.index("GetGrades") < feedback.index("HideHiddenTests"), "feedback must hide the hidden tests"
+    assert config.Sandbox.network is False and config.Sandbox.memory_limit == "4G"

@@ -6,6 +6,7 @@ import pytest
 
 from course import notebooks, pipeline
 from tests.conftest import CHAPTERS, SUMMARY
+from tests.feedback_check import failures, hidden_lines, text_lines
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +60,22 @@ def test_feedback_and_grades_csv(demo_class):
         html = course / "feedback" / row["student_id"] / row["assignment"] / f"{row['assignment']}.html"
         assert html.exists(), html
         assert f"{grade.score:.1f} / {grade.max_score:.1f}" in html.read_text(), f"{html} does not show the score"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_feedback_never_shows_hidden_test_code_but_shows_the_failures(demo_class, chapter):
+    assert hidden_lines(chapter), "the chapter has hidden tests"
+    messages, course = 0, demo_class.course_dir
+    for student in ("solution-sam", "blank-bea", "partial-pat"):
+        autograded = notebooks.read(course / "autograded" / student / chapter / f"{chapter}.ipynb")
+        lines, text = text_lines(course / "feedback" / student / chapter / f"{chapter}.html")
+        leaked = sorted(hidden_lines(chapter, autograded) & lines)
+        assert not leaked, f"{student}'s feedback shows hidden-test code: {leaked[:5]}"
+        assert "# hidden tests: not shown" in text
+        for grade_id, message in failures(autograded):
+            assert message in text, f"{student}/{grade_id}: the failure message is missing from the feedback"
+            messages += 1
+        # the instructor's copy (formgrader) keeps the full hidden tests
+        assert any("### BEGIN HIDDEN TESTS" in c.source for c in autograded.cells)
+    SUMMARY.append(f"feedback {chapter}: {len(hidden_lines(chapter))} hidden-test lines, none in the 3 students' "
+                   f"feedback; {messages} failure messages shown")

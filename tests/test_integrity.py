@@ -60,6 +60,8 @@ HOSTILE = {
     "dunder globals": ("dropout.__globals__['checks'] = None", "__globals__"),
     "os.system": ("import os\nos.system('ls')", "os.system"),
     "builtins": ("import builtins\nbuiltins.isinstance = lambda *a: True", "builtins"),
+    "input history": ("def dropout(x, p, training, generator=None):\n    print(In[-1])\n    return x", "`In`"),
+    "__main__": ("import __main__\nprint(__main__._ih)", "__main__"),
 }
 
 

@@ -5,15 +5,18 @@ holds for plain ``nbgrader autograde``, the formgrader and ``python -m course`` 
 
 - ``OverwriteCells``: nbgrader's, plus putting back locked code cells (tests, setup) that a
   student deleted, at their original place.
-- ``Execute``: nbgrader's, plus recovery when a cell kills the kernel (``os._exit``, a segfault,
-  out of memory) or hangs through the timeout interrupt: the kernel is restarted, the cells
-  above are re-run silently, and grading goes on. nbgrader alone drops the whole submission.
+- ``Execute``: nbgrader's, run in a contained kernel (``course.grading.sandbox``: memory,
+  processes, files, network), with a wall-clock limit per notebook, plus recovery when a cell
+  kills the kernel (``os._exit``, a segfault, the memory limit) or hangs through the timeout
+  interrupt: the kernel is restarted, the cells above are re-run silently, and grading goes on.
+  nbgrader alone drops the whole submission.
 - ``IntegrityCheck``: scans the student's code (``course.integrity``); a flagged notebook gets
   a manual-score override of 0 on every graded cell and a comment that names the offending
   lines. Instructors see both in formgrader and can undo them (``python -m course unflag``).
 """
 
 import copy
+import time
 from pathlib import Path
 
 import nbformat
@@ -38,6 +41,7 @@ from nbgrader.preprocessors import Execute as NbGraderExecute
 from nbgrader.preprocessors import OverwriteCells as NbGraderOverwriteCells
 from traitlets import Bool, Integer, Unicode
 
+from course.grading.sandbox import Sandbox, SandboxedKernelManager, format_size
 from course.integrity import scan_notebook
 
 RESTORED_NOTE = "# Restored by the grader: this locked cell was missing from the submission.\n"
@@ -127,32 +131,58 @@ class OverwriteCells(NbGraderOverwriteCells):
 
 
 class Execute(NbGraderExecute):
-    """nbgrader's Execute, plus recovery from a dead or unresponsive kernel."""
+    """nbgrader's Execute in a contained kernel, plus recovery from a dead or unresponsive kernel."""
 
     max_kernel_restarts = Integer(
         3, help="How often a notebook's kernel may be restarted before the remaining cells fail."
     ).tag(config=True)
 
+    def __init__(self, *args, **kwargs):
+        sandbox = Sandbox(config=kwargs.get("config"), parent=kwargs.get("parent"))
+        if sandbox.enabled:
+            kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+        self.sandbox = Sandbox(parent=self)
+
     def preprocess(self, nb, resources=None, km=None):
         self._restarts = 0
         self._executed = []  # code cells run in order, replayed after a restart
         self._skip_on_replay = set()  # cells that killed, hung or timed out
+        limit = self.sandbox.notebook_timeout
+        self._deadline = time.monotonic() + limit if limit else None
         return super().preprocess(nb, resources, km)
+
+    def _remaining(self):
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def _get_timeout(self, cell):
+        timeout, remaining = super()._get_timeout(cell), self._remaining()
+        if remaining is None:
+            return timeout
+        return max(1, int(min(timeout, remaining) if timeout else remaining))
+
+    def _not_run(self, cell, why):
+        cell.outputs = [_error_output("NotExecuted", f"Not run: {why}, so grading stopped here.")]
+        return cell
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
         if self._restarts > self.max_kernel_restarts:
-            cell.outputs = [_error_output(
-                "NotExecuted",
-                f"Not run: the kernel had to be restarted {self._restarts} times, so grading stopped here.",
-            )]
-            return cell, resources
+            return self._not_run(cell, f"the kernel had to be restarted {self._restarts} times"), resources
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            return self._not_run(cell, f"the notebook reached its wall-clock limit of "
+                                       f"{self.sandbox.notebook_timeout} s"), resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
             cell = self.nb.cells[index]
-            if isinstance(error, DeadKernelError):
+            reason = getattr(self.km, "death_reason", lambda: None)()
+            if isinstance(error, DeadKernelError) and reason:
+                message = (f"The kernel was stopped: {reason} while running this cell. The grader "
+                           "restarted it and re-ran the cells above to grade the rest of the notebook.")
+            elif isinstance(error, DeadKernelError):
                 message = ("The kernel died while running this cell (os._exit(), exit(), a crash in "
                            "compiled code or running out of memory). The grader restarted it and "
                            "re-ran the cells above to grade the rest of the notebook.")
@@ -165,6 +195,14 @@ class Execute(NbGraderExecute):
             return cell, self.resources
         if any(out.get("ename") == "CellTimeoutError" for out in cell.outputs):
             self._skip_on_replay.add(index)  # it would time out again
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 1:
+                cell.outputs.append(_error_output("NotebookTimeout", (
+                    f"The notebook reached its wall-clock limit of {self.sandbox.notebook_timeout} s "
+                    "during this cell.")))
+        if any(out.get("ename") == "MemoryError" for out in cell.outputs) and self.sandbox.memory_bytes:
+            cell.outputs.append(_error_output("MemoryError", (
+                f"memory limit of {format_size(self.sandbox.memory_bytes)} exceeded (address space)")))
         self._executed.append(index)
         return cell, resources
 
