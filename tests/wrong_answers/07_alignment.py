@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tests.wrong_answers import answer, wrong
+from tests.wrong_answers import answer, helper, wrong
 
 # --- Exercise 1: build_sft_example ------------------------------------------------------------
 
@@ -162,143 +162,118 @@ def sft_loss_naive_log(logits, input_ids, completion_mask):
 # --- Exercise 4: LoRALinear -------------------------------------------------------------------
 
 
+@helper
+def _lora_setup(module, base, r, alpha, a_init="kaiming", b_init="zeros", freeze=True, scaling=None, dtype=None):
+    """LoRALinear's __init__ with switches for one bug each (the classes below use it)."""
+    module.base = base
+    if freeze:
+        for p in base.parameters():
+            p.requires_grad_(False)
+    dtype = dtype or base.weight.dtype
+    A = torch.empty(r, base.in_features, dtype=dtype)
+    B = torch.zeros(base.out_features, r, dtype=dtype)
+    if a_init == "kaiming":
+        nn.init.kaiming_uniform_(A, a=math.sqrt(5))
+    elif a_init == "normal":
+        A.normal_()
+    else:
+        A.zero_()
+    if b_init == "kaiming":
+        nn.init.kaiming_uniform_(B, a=math.sqrt(5))
+    module.lora_A, module.lora_B = nn.Parameter(A), nn.Parameter(B)
+    module.scaling = alpha / r if scaling is None else scaling
+
+
+@helper
+def _lora_forward(module, x):
+    A, B = module.lora_A.to(x.dtype), module.lora_B.to(x.dtype)
+    return module.base(x) + module.scaling * (x @ A.T) @ B.T
+
+
+@helper
+def _lora_merge(module):
+    base = module.base
+    merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None, dtype=base.weight.dtype)
+    with torch.no_grad():
+        merged.weight.copy_(base.weight + module.scaling * (module.lora_B @ module.lora_A).to(base.weight.dtype))
+        if base.bias is not None:
+            merged.bias.copy_(base.bias)
+    return merged
+
+
 @wrong("LoRALinear", "B initialised at random like A (the update is not zero at the start)")
 class LoRALinearRandomB(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.empty(base.out_features, r, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_B, a=math.sqrt(5))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha, b_init="kaiming")
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 @wrong("LoRALinear", "scaling r / alpha instead of alpha / r")
 class LoRALinearInverseScaling(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
-        self.scaling = r / alpha
+        _lora_setup(self, base, r, alpha, scaling=r / alpha)
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 @wrong("LoRALinear", "the base layer is not frozen")
 class LoRALinearNotFrozen(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha, freeze=False)
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 @wrong("LoRALinear", "A drawn from a standard normal (far too large), not kaiming_uniform_(a=sqrt(5))")
 class LoRALinearNormalA(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.randn(r, base.in_features, dtype=base.weight.dtype))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha, a_init="normal")
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 @wrong("LoRALinear", "A zero and B random (the roles swapped): the update is zero, but B would never be zero")
 class LoRALinearSwappedInit(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.zeros(r, base.in_features, dtype=base.weight.dtype))
-        self.lora_B = nn.Parameter(torch.empty(base.out_features, r, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_B, a=math.sqrt(5))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha, a_init="zeros", b_init="kaiming")
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 @wrong("LoRALinear", "merge() writes the update into the base layer and returns it")
 class LoRALinearMergeInPlace(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=base.weight.dtype))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha)
 
     def forward(self, x):
-        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+        return _lora_forward(self, x)
 
     def merge(self):
         with torch.no_grad():
@@ -310,26 +285,13 @@ class LoRALinearMergeInPlace(nn.Module):
 class LoRALinearFloat32(nn.Module):
     def __init__(self, base, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
-        self.scaling = alpha / r
+        _lora_setup(self, base, r, alpha, dtype=torch.float32)
 
     def forward(self, x):
-        return self.base(x) + self.scaling * ((x @ self.lora_A.T.to(x.dtype)) @ self.lora_B.T.to(x.dtype))
+        return _lora_forward(self, x)
 
     def merge(self):
-        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
-                           dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            update = (self.lora_B @ self.lora_A).to(self.base.weight.dtype)
-            merged.weight.copy_(self.base.weight + self.scaling * update)
-            if self.base.bias is not None:
-                merged.bias.copy_(self.base.bias)
-        return merged
+        return _lora_merge(self)
 
 
 answer("why_b_zero", "sparse", "thinks B = 0 makes the update sparse", '"A"')
@@ -611,133 +573,88 @@ answer("llm_rec_kind", "all_centric", "thinks any use of an LLM makes it LLM-cen
 # --- Exercise 10: MoELoRALinear -----------------------------------------------------------------
 
 
+@helper
+def _moe_setup(module, base, n_experts, r, alpha, rank=None, a_init="uniform", scaling=None):
+    """MoELoRALinear's __init__ with switches for one bug each (the classes below use it)."""
+    module.base = base
+    for p in base.parameters():
+        p.requires_grad_(False)
+    rank = r // n_experts if rank is None else rank
+    A = torch.empty(n_experts, rank, base.in_features, dtype=base.weight.dtype)
+    if a_init == "uniform":
+        A.uniform_(-1 / math.sqrt(base.in_features), 1 / math.sqrt(base.in_features))
+    else:
+        nn.init.kaiming_uniform_(A, a=math.sqrt(5))
+    module.lora_A = nn.Parameter(A)
+    module.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, rank, dtype=base.weight.dtype))
+    module.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
+    module.scaling = alpha / r if scaling is None else scaling
+    module.last_gate = None
+
+
+@helper
+def _moe_forward(module, x, gate):
+    module.last_gate = gate.detach()
+    low = torch.einsum("...i,kri->...kr", x, module.lora_A) * gate[..., :, None]
+    return module.base(x) + module.scaling * torch.einsum("...kr,kor->...o", low, module.lora_B)
+
+
 @wrong("MoELoRALinear", "every expert gets the full rank r")
 class MoELoRALinearFullRank(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        bound = 1 / math.sqrt(base.in_features)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r, base.in_features, dtype=base.weight.dtype)
-                                   .uniform_(-bound, bound))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / r
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha, rank=r)
 
     def forward(self, x, gate_input=None):
-        gate = torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1)
-        self.last_gate = gate.detach()
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1))
 
 
 @wrong("MoELoRALinear", "kaiming_uniform_ on the whole 3-D tensor (fan-in r_e * d_in: A far too small)")
 class MoELoRALinearKaiming3D(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r // n_experts, base.in_features, dtype=base.weight.dtype))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r // n_experts, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / r
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha, a_init="kaiming_3d")
 
     def forward(self, x, gate_input=None):
-        gate = torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1)
-        self.last_gate = gate.detach()
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1))
 
 
 @wrong("MoELoRALinear", "the gate always reads x, ignoring gate_input")
 class MoELoRALinearIgnoresGateInput(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        bound = 1 / math.sqrt(base.in_features)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r // n_experts, base.in_features, dtype=base.weight.dtype)
-                                   .uniform_(-bound, bound))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r // n_experts, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / r
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha)
 
     def forward(self, x, gate_input=None):
-        gate = torch.softmax(self.gate(x), dim=-1)
-        self.last_gate = gate.detach()
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.softmax(self.gate(x), dim=-1))
 
 
 @wrong("MoELoRALinear", "no gate: the experts are averaged with equal weights")
 class MoELoRALinearUniform(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        bound = 1 / math.sqrt(base.in_features)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r // n_experts, base.in_features, dtype=base.weight.dtype)
-                                   .uniform_(-bound, bound))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r // n_experts, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / r
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha)
 
     def forward(self, x, gate_input=None):
         n_experts = self.lora_A.shape[0]
-        gate = torch.full((*x.shape[:-1], n_experts), 1.0 / n_experts, dtype=x.dtype)
-        self.last_gate = gate
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.full((*x.shape[:-1], n_experts), 1.0 / n_experts, dtype=x.dtype))
 
 
 @wrong("MoELoRALinear", "softmax over the batch axis instead of the experts")
 class MoELoRALinearSoftmaxAxis(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        bound = 1 / math.sqrt(base.in_features)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r // n_experts, base.in_features, dtype=base.weight.dtype)
-                                   .uniform_(-bound, bound))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r // n_experts, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / r
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha)
 
     def forward(self, x, gate_input=None):
-        gate = torch.softmax(self.gate(x if gate_input is None else gate_input), dim=0)
-        self.last_gate = gate.detach()
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=0))
 
 
 @wrong("MoELoRALinear", "scaling alpha / r_e with the per-expert rank")
 class MoELoRALinearExpertScaling(nn.Module):
     def __init__(self, base, n_experts, r, alpha):
         super().__init__()
-        self.base = base
-        for p in base.parameters():
-            p.requires_grad_(False)
-        bound = 1 / math.sqrt(base.in_features)
-        self.lora_A = nn.Parameter(torch.empty(n_experts, r // n_experts, base.in_features, dtype=base.weight.dtype)
-                                   .uniform_(-bound, bound))
-        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, r // n_experts, dtype=base.weight.dtype))
-        self.gate = nn.Linear(base.in_features, n_experts, dtype=base.weight.dtype)
-        self.scaling = alpha / (r // n_experts)
-        self.last_gate = None
+        _moe_setup(self, base, n_experts, r, alpha, scaling=alpha / (r // n_experts))
 
     def forward(self, x, gate_input=None):
-        gate = torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1)
-        self.last_gate = gate.detach()
-        low = torch.einsum("...i,kri->...kr", x, self.lora_A) * gate[..., :, None]
-        return self.base(x) + self.scaling * torch.einsum("...kr,kor->...o", low, self.lora_B)
+        return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1))
