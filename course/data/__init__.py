@@ -10,8 +10,10 @@ The data sets live in one module per chapter; everything is importable from ``co
 - ``sequences``     ``digit_reversal`` (03)
 - ``clicks``        ``click_log`` (04)
 - ``interactions``  ``interaction_log`` (05, 06, 07): users, items and their interactions with a planted truth
+- ``alignment``     ``slate_task`` (07): slate recommendation as a language-modelling task with a known reward
 """
 
+from course.data.alignment import SlateTask, slate_task
 from course.data.clicks import CLICK_LOG_FIELDS, click_log
 from course.data.common import float32_exact, rng, torch_generator
 from course.data.fundamentals import feature_batches
@@ -19,6 +21,6 @@ from course.data.interactions import InteractionLog, interaction_log
 from course.data.sequences import PAD_DIGIT, digit_reversal
 
 __all__ = [
-    "CLICK_LOG_FIELDS", "PAD_DIGIT", "InteractionLog", "click_log", "digit_reversal", "feature_batches",
-    "float32_exact", "interaction_log", "rng", "torch_generator",
+    "CLICK_LOG_FIELDS", "PAD_DIGIT", "InteractionLog", "SlateTask", "click_log", "digit_reversal", "feature_batches",
+    "float32_exact", "interaction_log", "rng", "slate_task", "torch_generator",
 ]

@@ -1,0 +1,145 @@
+"""Right answers for 07_alignment (see tests/catalogue.py): each must keep full marks."""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tests.right_answers import right
+
+EXEMPT = {
+    "why_b_zero": "a concept question with one right letter",
+    "lora_budget": "a single number",
+    "beta_effect": "a concept question with one right letter",
+    "kl_penalty_reason": "a concept question with one right letter",
+    "onerec_pairs": "a concept question with one right letter",
+    "regime_answers": "a concept question with one right mapping and set",
+    "llm_rec_kind": "a concept question with one right mapping",
+}
+
+
+@right("build_sft_example", "torch.cat of prompt, response and padding, lists for the mask")
+def build_sft_example_cat(prompt_ids, response_ids, pad_id, max_len):
+    if response_ids.numel() > max_len:
+        raise ValueError("the response does not fit")
+    room = max_len - response_ids.numel()
+    prompt = prompt_ids[-room:] if room > 0 else prompt_ids[:0]
+    padding = torch.full((max_len - prompt.numel() - response_ids.numel(),), pad_id, dtype=torch.int64)
+    ids = torch.cat([prompt.to(torch.int64), response_ids.to(torch.int64), padding])
+    mask = torch.tensor([False] * prompt.numel() + [True] * response_ids.numel() + [False] * padding.numel())
+    return ids, mask
+
+
+@right("sequence_logprob", "F.cross_entropy with ignore_index on the shifted labels, negated")
+def sequence_logprob_cross_entropy(logits, input_ids, completion_mask):
+    labels = torch.where(completion_mask[:, 1:].bool(), input_ids[:, 1:], torch.full_like(input_ids[:, 1:], -100))
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, ignore_index=-100, reduction="none")
+    return -nll.sum(dim=1)
+
+
+@right("sequence_logprob", "logits minus logsumexp, a Python loop over positions")
+def sequence_logprob_loop(logits, input_ids, completion_mask):
+    total = torch.zeros(logits.shape[0], dtype=logits.dtype)
+    for t in range(1, logits.shape[1]):
+        step = logits[:, t - 1]
+        chosen = step.gather(-1, input_ids[:, t:t + 1]).squeeze(-1) - torch.logsumexp(step, dim=-1)
+        total = total + torch.where(completion_mask[:, t].bool(), chosen, torch.zeros_like(chosen))
+    return total
+
+
+@right("sft_loss", "F.cross_entropy with ignore_index=-100 (TRL's completion-only labels)")
+def sft_loss_cross_entropy(logits, input_ids, completion_mask):
+    labels = torch.where(completion_mask[:, 1:].bool(), input_ids[:, 1:], torch.full_like(input_ids[:, 1:], -100))
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
+@right("LoRALinear", "A from torch.rand (another random draw), B created first, F.linear in forward, merge via addmm")
+class LoRALinearAlternative(nn.Module):
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.scaling = float(alpha) / float(r)
+        self.lora_B = nn.Parameter(base.weight.new_zeros(base.out_features, r))
+        bound = 1.0 / math.sqrt(base.in_features)
+        self.lora_A = nn.Parameter((torch.rand(r, base.in_features, dtype=base.weight.dtype) * 2 - 1) * bound)
+        base.weight.requires_grad = False
+        if base.bias is not None:
+            base.bias.requires_grad = False
+        self.base = base
+
+    def forward(self, x):
+        return self.base(x) + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scaling
+
+    def merge(self):
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        merged = merged.to(self.base.weight.dtype)
+        with torch.no_grad():
+            merged.weight.copy_(torch.addmm(self.base.weight, self.lora_B, self.lora_A, alpha=self.scaling))
+            if self.base.bias is not None:
+                merged.bias.copy_(self.base.bias)
+        return merged
+
+
+@right("reward_model_loss", "softplus of the negative margin")
+def reward_model_loss_softplus(r_chosen, r_rejected):
+    return F.softplus(r_rejected - r_chosen).mean()
+
+
+@right("kl_penalised_rewards", "torch.cat of the penalties and the last column with the score")
+def kl_penalised_rewards_cat(rewards, logp_policy, logp_ref, beta):
+    penalty = -beta * (logp_policy - logp_ref)
+    return torch.cat([penalty[:, :-1], (penalty[:, -1] + rewards)[:, None]], dim=1)
+
+
+@right("gae", "deltas first, then a discounted reverse cumulative sum by a (T, T) matrix")
+def gae_matrix(rewards, values, gamma, lam):
+    T = rewards.shape[1]
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], dim=1)
+    deltas = rewards + gamma * next_values - values
+    steps = torch.arange(T)
+    power = (steps[None, :] - steps[:, None]).to(rewards.dtype)  # [t, l] = l - t
+    weights = torch.where(power >= 0, (gamma * lam) ** power.clamp(min=0), torch.zeros_like(power))
+    advantages = deltas @ weights.T
+    return advantages, advantages + values
+
+
+@right("ppo_clip_objective", "TRL's form: minus the mean of the max of the two negated terms")
+def ppo_clip_objective_trl(logp_new, logp_old, advantages, clip_eps):
+    ratio = (logp_new - logp_old).exp()
+    losses = -advantages * ratio
+    losses_clipped = -advantages * ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps)
+    return -torch.max(losses, losses_clipped).mean()
+
+
+@right("dpo_loss", "softplus of the negative margin, rewards computed first")
+def dpo_loss_softplus(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta):
+    with torch.no_grad():
+        chosen_rewards = beta * (pi_chosen - ref_chosen)
+        rejected_rewards = beta * (pi_rejected - ref_rejected)
+    margin = beta * ((pi_chosen - pi_rejected) - (ref_chosen - ref_rejected))
+    return F.softplus(-margin).mean(), chosen_rewards, rejected_rewards
+
+
+@right("MoELoRALinear", "kaiming_uniform_ on each expert's A, a loop over experts, gate by F.linear")
+class MoELoRALinearLoop(nn.Module):
+    def __init__(self, base, n_experts, r, alpha):
+        super().__init__()
+        self.base = base
+        base.requires_grad_(False)
+        rank = r // n_experts
+        self.gate = nn.Linear(base.in_features, n_experts).to(base.weight.dtype)
+        self.lora_A = nn.Parameter(torch.empty(n_experts, rank, base.in_features, dtype=base.weight.dtype))
+        for k in range(n_experts):
+            nn.init.kaiming_uniform_(self.lora_A.data[k], a=math.sqrt(5))
+        self.lora_B = nn.Parameter(torch.zeros(n_experts, base.out_features, rank, dtype=base.weight.dtype))
+        self.scaling = alpha / r
+        self.last_gate = None
+
+    def forward(self, x, gate_input=None):
+        source = x if gate_input is None else gate_input
+        gate = F.softmax(F.linear(source, self.gate.weight, self.gate.bias), dim=-1)
+        self.last_gate = gate.detach()
+        out = self.base(x)
+        for k in range(self.lora_A.shape[0]):
+            out = out + self.scaling * gate[..., k:k + 1] * ((x @ self.lora_A[k].T) @ self.lora_B[k].T)
+        return out
