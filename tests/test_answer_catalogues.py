@@ -8,6 +8,7 @@ cell that depends on it runs in order, read-only training and demo cells include
 original is restored afterwards.
 """
 
+import ast
 import functools
 import re
 from collections import defaultdict
@@ -45,6 +46,40 @@ class Verdict:
         return self.caught and not self.visible_failures
 
 
+def cell_bindings(source):
+    """``(rebound, mutated)``: the names a cell's code binds (assignments, loops, ``with``, imports,
+    ``def``/``class``, at any depth outside function bodies) and the names it changes in place
+    (``x[i] = ...``, ``x.a = ...``, ``x += ...`` on a subscript or attribute)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    rebound, mutated = set(), set()
+
+    def base(node):
+        while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def visit(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            rebound.add(node.name)
+            return  # its body runs later, in its own scope
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            rebound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            rebound.add(node.id)
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            name = base(node)
+            if name:
+                mutated.add(name)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return rebound, mutated
+
+
 class CatalogueRun:
     """A chapter's source notebook, executed once in a kernel, ready to try catalogue entries."""
 
@@ -58,12 +93,6 @@ class CatalogueRun:
                 outcome = self.kernel.run(cell.source, timeout=120)
                 if notebooks.is_test(cell) and not outcome.ok:
                     raise AssertionError(f"{chapter}: the source solution fails cell {index}: {outcome.error}")
-        # name -> names used by the cell that defines it, to follow calls between functions
-        self.uses = defaultdict(set)
-        for cell in self.nb.cells:
-            if cell.cell_type == "code" and not notebooks.is_test(cell):
-                for name in notebooks.defined_names(cell.source):
-                    self.uses[name] |= notebooks.used_names(cell.source)
 
     def exercise_defining(self, name):
         for exercise in self.exercises:
@@ -71,25 +100,32 @@ class CatalogueRun:
                 return exercise
         raise AssertionError(f"no solution cell defines {name!r}")
 
-    def depends_on(self, name):
-        """Every name whose definition uses ``name``, directly or through other definitions."""
-        found, frontier = {name}, [name]
-        while frontier:
-            current = frontier.pop()
-            for other, used in self.uses.items():
-                if current in used and other not in found:
-                    found.add(other)
-                    frontier.append(other)
+    def dependent_cells(self, name, start):
+        """The code cells after ``start`` whose outcome can depend on a new definition of ``name``,
+        in notebook order: a cell depends on it if it reads a name whose latest value came from
+        ``name`` or from a cell that depends on it (a function calling it, a model trained with it)."""
+        tainted, found = {name}, []
+        for index in range(start + 1, len(self.nb.cells)):
+            cell = self.nb.cells[index]
+            if cell.cell_type != "code":
+                continue
+            rebound, mutated = cell_bindings(cell.source)
+            if notebooks.used_names(cell.source) & tainted:
+                found.append(index)
+                tainted |= rebound | mutated
+            else:
+                tainted -= rebound - mutated  # rebound from untainted values only
         return found
 
     def judge(self, entry):
+        """Run a wrong answer: the exercise's test cells (in full and with only their visible checks)
+        and every other test cell that depends on it."""
         exercise = self.exercise_defining(entry.replaces)
-        affected = self.depends_on(entry.replaces)
+        own = {test.grade_id for test in exercise.tests}
         verdict = Verdict()
         applied = self.kernel.run(entry.code)
         assert applied.ok, f"{entry.id} does not even run: {applied.error}"
         try:
-            own = {test.grade_id for test in exercise.tests}
             for test in exercise.tests:
                 source = self.nb.cells[test.index].source
                 outcome = self.kernel.run(source)
@@ -98,37 +134,28 @@ class CatalogueRun:
                 seen = self.kernel.run(notebooks.visible_part(source))
                 if not seen.ok:
                     verdict.visible_failures[test.grade_id] = seen.error
-            for other in self.exercises:
-                for test in other.tests:
-                    source = self.nb.cells[test.index].source
-                    if test.grade_id in own or test.grade_id in entry.also_fails:
-                        continue
-                    if notebooks.used_names(source) & affected:
-                        outcome = self.kernel.run(source)
-                        if not outcome.ok:
-                            verdict.broken_others[test.grade_id] = outcome.error
+            for index in self.dependent_cells(entry.replaces, exercise.index):
+                cell = self.nb.cells[index]
+                grade_id = notebooks.meta(cell).get("grade_id")
+                if not notebooks.is_test(cell) or grade_id in own or grade_id in entry.also_fails:
+                    continue
+                outcome = self.kernel.run(cell.source)
+                if not outcome.ok:
+                    verdict.broken_others[grade_id] = outcome.error
         finally:
             restored = self.kernel.run(self.nb.cells[exercise.index].source)
             assert restored.ok, restored.error
         return verdict
 
     def judge_in_order(self, entry):
-        """Grade ``entry`` as nbgrader would grade a notebook that contains it: after its solution
+        """Grade a right answer as nbgrader grades a notebook that contains it: after its solution
         cell, every cell that depends on it runs in notebook order, read-only ones (a training run, a
         demo whose results later tests read) included. Then the original is put back the same way."""
         exercise = self.exercise_defining(entry.replaces)
-        affected = self.depends_on(entry.replaces)
         own = {test.grade_id for test in exercise.tests}
-        readonly, later = [], []
-        for index in range(exercise.index + 1, len(self.nb.cells)):
-            cell = self.nb.cells[index]
-            if cell.cell_type != "code" or notebooks.is_solution(cell):
-                continue
-            grade_id = notebooks.meta(cell).get("grade_id")
-            if grade_id in own or notebooks.used_names(cell.source) & affected:
-                later.append(cell)
-                if not notebooks.is_test(cell):
-                    readonly.append(cell)
+        later = sorted(set(self.dependent_cells(entry.replaces, exercise.index)) | {t.index for t in exercise.tests})
+        later = [self.nb.cells[i] for i in later]
+        readonly = [cell for cell in later if not notebooks.is_test(cell)]  # re-run again to restore
         verdict = Verdict()
         applied = self.kernel.run(entry.code)
         assert applied.ok, f"{entry.id} does not even run: {applied.error}"
