@@ -1,0 +1,349 @@
+"""Right answers for 05_recsys_retrieval (see tests/catalogue.py): each must keep full marks.
+
+Written from the task text, not from the reference: other random-draw methods, loops instead of
+vectorised code, other (valid) tie-breaking where the task leaves it open, another optimiser.
+"""
+
+import hashlib
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy import optimize, special
+from sklearn.cluster import KMeans
+
+from tests.right_answers import right
+
+
+@right("item_cf_recommend", "plain loops over items and a sort on (-score, id)")
+def item_cf_recommend_loops(R, S, user, k):
+    row = R[user].toarray().ravel() if sp.issparse(R) else np.asarray(R)[user]
+    seen = [i for i in range(row.size) if row[i] != 0]
+    scored = []
+    for j in range(row.size):
+        if row[j] != 0:
+            continue
+        score = 0.0
+        for i in seen:
+            score += S[i][j]
+        if score > 0:
+            scored.append((-score, j))
+    scored.sort()
+    return np.array([j for _, j in scored[:k]], dtype=np.int64)
+
+
+@right("user_cf_recommend", "dense arrays, explicit loops over users")
+def user_cf_recommend_loops(R, user, k, n_neighbours):
+    dense = np.asarray(R.todense() if sp.issparse(R) else R, dtype=np.float64)
+    mine = dense[user] > 0
+    candidates = []
+    for v in range(dense.shape[0]):
+        if v == user:
+            continue
+        theirs = dense[v] > 0
+        if mine.sum() == 0 or theirs.sum() == 0:
+            continue
+        similarity = (mine & theirs).sum() / np.sqrt(mine.sum() * theirs.sum())
+        if similarity > 0:
+            candidates.append((-similarity, v))
+    candidates.sort()
+    scores = np.zeros(dense.shape[1])
+    for negative_similarity, v in candidates[:n_neighbours]:
+        scores += -negative_similarity * (dense[v] > 0)
+    ranked = sorted((-scores[j], j) for j in range(dense.shape[1]) if not mine[j] and scores[j] > 0)
+    return np.array([j for _, j in ranked[:k]], dtype=np.int64)
+
+
+@right("mf_als", "one least-squares problem per row on the stacked system [F; sqrt(reg) I]")
+def mf_als_lstsq(R, mask, k, reg, n_iters, generator):
+    R = np.asarray(R, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    U = generator.normal(0.0, 0.1, (R.shape[0], k))
+    V = generator.normal(0.0, 0.1, (R.shape[1], k))
+    ridge = np.sqrt(reg) * np.eye(k)
+
+    def update(values, observed, other):
+        out = np.zeros((values.shape[0], k))
+        for row in range(values.shape[0]):
+            cols = np.flatnonzero(observed[row])
+            A = np.vstack([other[cols], ridge])
+            b = np.concatenate([values[row, cols], np.zeros(k)])
+            out[row] = np.linalg.lstsq(A, b, rcond=None)[0]
+        return out
+
+    for _ in range(n_iters):
+        U = update(R, mask, V)
+        V = update(R.T, mask.T, U)
+    return U, V
+
+
+@right("node2vec_walk", "inverse-CDF draws from generator.random() on a dense copy of the graph")
+def node2vec_walk_inverse_cdf(adj, start, length, p, q, generator):
+    A = np.asarray(adj.todense() if sp.issparse(adj) else adj, dtype=np.float64)
+    walk = [int(start)]
+    for _ in range(length - 1):
+        current = walk[-1]
+        neighbours = np.flatnonzero(A[current] > 0)
+        if neighbours.size == 0:
+            break
+        weights = A[current, neighbours].copy()
+        if len(walk) >= 2:
+            previous = walk[-2]
+            for index, x in enumerate(neighbours):
+                if x == previous:
+                    weights[index] /= p
+                elif A[previous, x] <= 0:
+                    weights[index] /= q
+        cumulative = np.cumsum(weights) / weights.sum()
+        pick = min(int(np.searchsorted(cumulative, generator.random(), side="right")), neighbours.size - 1)
+        walk.append(int(neighbours[pick]))
+    return np.array(walk, dtype=np.int64)
+
+
+@right("sample_negatives", "inverse CDF: searchsorted on the cumulative distribution")
+def sample_negatives_inverse_cdf(counts, n, power, generator):
+    counts = np.asarray(counts, dtype=np.float64)
+    weights = np.zeros_like(counts)
+    weights[counts > 0] = counts[counts > 0] ** power
+    cumulative = np.cumsum(weights / weights.sum())
+    draws = np.searchsorted(cumulative, generator.random(n), side="right")
+    return np.minimum(draws, np.flatnonzero(weights > 0)[-1]).astype(np.int64)
+
+
+@right("in_batch_softmax_loss", "explicit normalisation and log-sum-exp, no F.cross_entropy")
+def in_batch_softmax_loss_manual(user_emb, item_emb, temperature, item_log_q=None):
+    u = user_emb / user_emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    v = item_emb / item_emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    logits = (u @ v.T) / temperature
+    if item_log_q is not None:
+        logits = logits - item_log_q.reshape(1, -1)
+    return (torch.logsumexp(logits, dim=1) - torch.diagonal(logits)).mean()
+
+
+@right("huffman_codes", "another valid tie rule: newest node first among equal weights, first popped gets bit 1")
+def huffman_codes_other_ties(counts):
+    counts = [float(c) for c in counts]
+    n = len(counts)
+    if n == 1:
+        return [""], [np.zeros(0, dtype=np.int64)]
+    pool = [(w, -i, ("leaf", i)) for i, w in enumerate(counts)]
+    children = {}
+    for j in range(n - 1):
+        pool.sort()
+        first, second = pool.pop(0), pool.pop(0)
+        children[j] = (second[2], first[2])  # (bit 0, bit 1)
+        pool.append((first[0] + second[0], -(n + j), ("inner", j)))
+    codes, paths = [""] * n, [None] * n
+
+    def descend(node, code, path):
+        kind, index = node
+        if kind == "leaf":
+            codes[index], paths[index] = code, np.array(path, dtype=np.int64)
+            return
+        zero, one = children[index]
+        descend(zero, code + "0", path + [index])
+        descend(one, code + "1", path + [index])
+
+    descend(("inner", n - 2), "", [])
+    return codes, paths
+
+
+@right("spectral_clustering", "the k largest eigenvectors of D^-1/2 W D^-1/2 (the same space), via scipy")
+def spectral_clustering_adjacency(W, k, generator):
+    dense = np.asarray(W.todense() if sp.issparse(W) else W, dtype=np.float64)
+    degree = dense.sum(axis=0)
+    scale = np.zeros_like(degree)
+    scale[degree > 0] = degree[degree > 0] ** -0.5
+    normalised = dense * scale[:, None] * scale[None, :]
+    values, vectors = np.linalg.eigh(normalised)
+    U = vectors[:, np.argsort(-values, kind="stable")[:k]]
+    lengths = np.sqrt((U**2).sum(axis=1))
+    U[lengths > 0] /= lengths[lengths > 0, None]
+    seed = int(generator.integers(2**31 - 1))
+    return np.asarray(KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(U), dtype=np.int64)
+
+
+@right("IVFIndex", "per-item loops for the assignments, the same initialisation call")
+class IVFIndexLoops:
+    def build(self, items, n_lists, generator):
+        self.items = np.array(items, dtype=np.float64)
+        start = generator.choice(len(self.items), n_lists, replace=False)
+        self.centroids = self.items[start].copy()
+
+        def assign():
+            return np.array([int(np.argmin(((self.centroids - x) ** 2).sum(axis=1))) for x in self.items])
+
+        for _ in range(10):
+            labels = assign()
+            for j in range(n_lists):
+                if np.any(labels == j):
+                    self.centroids[j] = self.items[labels == j].mean(axis=0)
+        labels = assign()
+        self.lists = [np.array(sorted(np.flatnonzero(labels == j)), dtype=np.int64) for j in range(n_lists)]
+        return self
+
+    def search(self, queries, k, n_probe):
+        queries = np.asarray(queries, dtype=np.float64).reshape(-1, self.items.shape[1])
+        ids = -np.ones((len(queries), k), dtype=np.int64)
+        counts = np.zeros(len(queries), dtype=np.int64)
+        for qi, query in enumerate(queries):
+            cell_distances = ((self.centroids - query) ** 2).sum(axis=1)
+            cells = sorted(range(len(self.centroids)), key=lambda j: (cell_distances[j], j))[:n_probe]
+            scored = []
+            for j in cells:
+                for item in self.lists[j]:
+                    scored.append((float(((self.items[item] - query) ** 2).sum()), int(item)))
+            scored.sort()
+            for position, (_, item) in enumerate(scored[:k]):
+                ids[qi, position] = item
+            counts[qi] = len(self.centroids) + len(scored)
+        return ids, counts
+
+
+@right("greedy_graph_search", "sorted Python lists instead of heaps")
+def greedy_graph_search_lists(neighbours, vectors, query, entry, ef, k):
+    import bisect
+
+    width = max(ef, k)
+    vectors = np.asarray(vectors, dtype=np.float64)
+    computed = 0
+
+    def distance(node):
+        nonlocal computed
+        computed += 1
+        return float(np.sum((vectors[node] - np.asarray(query, dtype=np.float64)) ** 2))
+
+    first = (distance(entry), int(entry))
+    visited, candidates, results = {int(entry)}, [first], [first]
+    while candidates:
+        nearest = candidates.pop(0)
+        if nearest > results[-1]:
+            break
+        for e in neighbours[nearest[1]]:
+            e = int(e)
+            if e in visited:
+                continue
+            visited.add(e)
+            node = (distance(e), e)
+            if len(results) < width or node < results[-1]:
+                bisect.insort(candidates, node)
+                bisect.insort(results, node)
+                if len(results) > width:
+                    results.pop()
+    return np.array([node for _, node in results[:k]], dtype=np.int64), computed
+
+
+@right("multi_interest_routing", "explicit loops over behaviours and capsules")
+def multi_interest_routing_loops(behaviour_emb, n_interests, n_iters):
+    E = [np.asarray(e, dtype=np.float64) for e in np.asarray(behaviour_emb)]
+    K = min(n_interests, len(E))
+    seeds = [0]
+    while len(seeds) < K:
+        gaps = [min(float(np.dot(e - E[s], e - E[s])) for s in seeds) for e in E]
+        best = max(range(len(E)), key=lambda i: (gaps[i], -i))
+        seeds.append(best)
+    logits = [[float(np.dot(e, E[s])) for s in seeds] for e in E]
+    capsules = []
+    for _ in range(n_iters):
+        weights = []
+        for row in logits:
+            top = max(row)
+            exps = [np.exp(x - top) for x in row]
+            weights.append([x / sum(exps) for x in exps])
+        capsules = []
+        for j in range(K):
+            z = sum(weights[i][j] * E[i] for i in range(len(E)))
+            norm2 = float(np.dot(z, z))
+            capsules.append(z * (norm2 / (1 + norm2)) / np.sqrt(norm2) if norm2 > 0 else np.zeros_like(z))
+        logits = [[logits[i][j] + float(np.dot(capsules[j], E[i])) for j in range(K)] for i in range(len(E))]
+    return np.array(capsules)
+
+
+@right("fit_beta_prior", "BFGS on (log alpha, log beta) with the analytic gradient (digamma)")
+def fit_beta_prior_gradient(clicks, impressions):
+    c = np.asarray(clicks, dtype=np.float64)
+    n = np.asarray(impressions, dtype=np.float64)
+    c, n = c[n > 0], n[n > 0]
+
+    def objective(x):
+        a, b = np.exp(x)
+        value = -(special.betaln(c + a, n - c + b) - special.betaln(a, b)).sum()
+        common = special.digamma(n + a + b) - special.digamma(a + b)
+        grad_a = -(special.digamma(c + a) - special.digamma(a) - common).sum() * a
+        grad_b = -(special.digamma(n - c + b) - special.digamma(b) - common).sum() * b
+        return value, np.array([grad_a, grad_b])
+
+    result = optimize.minimize(objective, np.zeros(2), jac=True, method="BFGS", options={"gtol": 1e-9})
+    return float(np.exp(result.x[0])), float(np.exp(result.x[1]))
+
+
+@right("time_decayed_popularity", "a dictionary of totals and a sort on (-score, id)")
+def time_decayed_popularity_dict(item_ids, timestamps, now, half_life):
+    totals = {}
+    for item, t in zip(np.asarray(item_ids).tolist(), np.asarray(timestamps, dtype=float).tolist(), strict=True):
+        if t <= now:
+            totals[item] = totals.get(item, 0.0) + 2.0 ** (-(now - t) / half_life)
+    ranked = sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
+    return (np.array([i for i, _ in ranked], dtype=np.int64), np.array([s for _, s in ranked], dtype=np.float64))
+
+
+@right("cold_start_item_embedding", "a loop over new items, cosine from the dot product and the norms")
+def cold_start_item_embedding_loop(content, known_content, known_emb, k):
+    content = np.asarray(content, dtype=np.float64)
+    known_content = np.asarray(known_content, dtype=np.float64)
+    known_emb = np.asarray(known_emb, dtype=np.float64)
+    known_norms = np.linalg.norm(known_content, axis=1)
+    out = np.zeros((len(content), known_emb.shape[1]))
+    for i, x in enumerate(content):
+        cosines = known_content @ x / (known_norms * np.linalg.norm(x))
+        order = sorted(range(len(known_content)), key=lambda j: (-cosines[j], j))[:k]
+        out[i] = known_emb[order].mean(axis=0)
+    return out
+
+
+@right("snake_merge", "a generator of (rank, channel) positions")
+def snake_merge_positions(channel_lists, k):
+    lists = [list(np.asarray(x).ravel()) for x in channel_lists]
+    positions = ((rank, c) for rank in range(max(map(len, lists), default=0)) for c in range(len(lists)))
+    items, sources, taken = [], [], set()
+    for rank, c in positions:
+        if len(items) == k:
+            break
+        if rank < len(lists[c]) and int(lists[c][rank]) not in taken:
+            taken.add(int(lists[c][rank]))
+            items.append(int(lists[c][rank]))
+            sources.append(c)
+    return np.array(items, dtype=np.int64), np.array(sources, dtype=np.int64)
+
+
+@right("mmr_rerank", "the brute-force definition: every step re-evaluates every remaining item")
+def mmr_rerank_brute_force(relevance, item_sim, lam, k):
+    chosen = []
+    for _ in range(min(k, len(relevance))):
+        best = None
+        for i in range(len(relevance)):
+            if i in chosen:
+                continue
+            penalty = max(item_sim[i][j] for j in chosen) if chosen else 0.0
+            score = lam * relevance[i] - (1 - lam) * penalty
+            if best is None or score > best[0]:
+                best = (score, i)
+        chosen.append(best[1])
+    return np.array(chosen, dtype=np.int64)
+
+
+@right("coverage_and_tail_share", "Python sets and a sorted ranking")
+def coverage_and_tail_share_sets(recommendations, popularity, tail_fraction):
+    slots = [int(i) for lst in recommendations for i in np.asarray(lst).ravel()]
+    if not slots:
+        return 0.0, float("nan")
+    n = len(popularity)
+    ranking = sorted(range(n), key=lambda i: (-popularity[i], i))
+    tail = set(ranking[n - int(round(tail_fraction * n)):]) if round(tail_fraction * n) > 0 else set()
+    return len(set(slots)) / n, sum(i in tail for i in slots) / len(slots)
+
+
+@right("ab_bucket", "SHA-256 of the whole digest as a big integer")
+def ab_bucket_sha256(user_ids, salt, n_buckets):
+    return np.array([int(hashlib.sha256(f"{salt}:{int(u)}".encode()).hexdigest(), 16) % n_buckets
+                     for u in np.asarray(user_ids).ravel()], dtype=np.int64)
