@@ -3,14 +3,15 @@
 ``tests/wrong_answers/<chapter>.py`` lists plausible mistakes, ``tests/right_answers/<chapter>.py``
 independently written correct versions (see ``tests/catalogue.py``). One kernel per chapter runs
 the source notebook once. A wrong answer is then executed after the original solution cell and the
-test cells it can affect are re-run; a right answer is graded as in a whole notebook: every later
-cell that depends on it runs in order, read-only training and demo cells included. Either way the
-original is restored afterwards.
+test cells it can affect are re-run, and the original is restored. Right answers come last and are
+graded as in a whole notebook: every later cell that depends on one runs in order, read-only training
+and demo cells included, and each right answer stays in place for the next ones.
 """
 
 import ast
 import functools
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -150,40 +151,40 @@ class CatalogueRun:
     def judge_in_order(self, entry):
         """Grade a right answer as nbgrader grades a notebook that contains it: after its solution
         cell, every cell that depends on it runs in notebook order, read-only ones (a training run, a
-        demo whose results later tests read) included. Then the original is put back the same way."""
+        demo whose results later tests read) included, up to the last test cell that depends on it.
+
+        The right answer stays in place afterwards: the right answers of a chapter are tried one after
+        the other, each on top of the previous ones (any mix of right answers is a right notebook too),
+        so a training run is repeated once per right answer it depends on, not twice."""
         exercise = self.exercise_defining(entry.replaces)
         own = {test.grade_id for test in exercise.tests}
         later = sorted(set(self.dependent_cells(entry.replaces, exercise.index)) | {t.index for t in exercise.tests})
-        later = [self.nb.cells[i] for i in later]
-        readonly = [cell for cell in later if not notebooks.is_test(cell)]  # re-run again to restore
+        last_test = max(i for i in later if notebooks.is_test(self.nb.cells[i]))
         verdict = Verdict()
         applied = self.kernel.run(entry.code)
         assert applied.ok, f"{entry.id} does not even run: {applied.error}"
-        try:
-            for cell in later:
-                grade_id = notebooks.meta(cell).get("grade_id")
-                outcome = self.kernel.run(cell.source, timeout=120)
-                if not outcome.ok:
-                    failures = verdict.target_failures if grade_id in own else verdict.broken_others
-                    failures[grade_id] = outcome.error
-        finally:
-            restored = self.kernel.run(self.nb.cells[exercise.index].source)
-            assert restored.ok, restored.error
-            for cell in readonly:
-                outcome = self.kernel.run(cell.source, timeout=120)
-                assert outcome.ok, f"restoring {notebooks.meta(cell).get('grade_id')} failed: {outcome.error}"
+        for index in later:
+            if index > last_test:
+                break
+            cell = self.nb.cells[index]
+            grade_id = notebooks.meta(cell).get("grade_id")
+            outcome = self.kernel.run(cell.source, timeout=120)
+            if not outcome.ok:
+                failures = verdict.target_failures if grade_id in own else verdict.broken_others
+                failures[grade_id] = outcome.error
         return verdict
 
 
 @functools.cache
 def verdicts(chapter):
     """{("wrong"|"right", entry id): (exercise name, Verdict)} for one chapter, computed once per process."""
+    started = time.perf_counter()
     run = CatalogueRun(chapter)
     results = {}
     try:
         for entry in WRONG[chapter]:
             results["wrong", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry))
-        for entry in RIGHT[chapter]:
+        for entry in RIGHT[chapter]:  # after the wrong answers: right answers stay in place
             results["right", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge_in_order(entry))
     finally:
         run.kernel.shutdown()
@@ -192,7 +193,7 @@ def verdicts(chapter):
     SUMMARY.append(f"{chapter}: {sum(v.caught for v in wrong)} of {len(wrong)} wrong answers caught "
                    f"({sum(v.hidden_only for v in wrong)} only by the hidden tests); "
                    f"{sum(not v.caught and not v.broken_others for v in right)} of {len(right)} right answers "
-                   f"keep full marks")
+                   f"keep full marks ({time.perf_counter() - started:.0f} s)")
     return results
 
 
