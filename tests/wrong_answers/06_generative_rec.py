@@ -6,28 +6,34 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tests.wrong_answers import answer, wrong
+from tests.wrong_answers import answer, helper, wrong
+
+QUANTISER_USERS = ("test_residual_quantize", "test_rq_kmeans", "test_vq_straight_through")
 
 # --- Exercise 1: nearest_code ---------------------------------------------------------------
 
 
-@wrong("nearest_code", "largest inner product instead of smallest distance")
+@wrong("nearest_code", "largest inner product instead of smallest distance",
+       also_fails=QUANTISER_USERS)
 def nearest_code_inner_product(x, codebook):
     return (x @ codebook.T).argmax(dim=-1)
 
 
-@wrong("nearest_code", "argmax of the distances")
+@wrong("nearest_code", "argmax of the distances",
+       also_fails=QUANTISER_USERS)
 def nearest_code_farthest(x, codebook):
     distances = (x * x).sum(-1, keepdim=True) - 2 * x @ codebook.T + (codebook * codebook).sum(-1)
     return distances.argmax(dim=-1)
 
 
-@wrong("nearest_code", "a Python loop over the points")
+@wrong("nearest_code", "a Python loop over the points",
+       also_fails=QUANTISER_USERS)
 def nearest_code_loop(x, codebook):
     return torch.stack([((codebook - point) ** 2).sum(-1).argmin() for point in x])
 
 
-@wrong("nearest_code", "ties to the largest index")
+@wrong("nearest_code", "ties to the largest index",
+       also_fails=QUANTISER_USERS)
 def nearest_code_last_tie(x, codebook):
     distances = (x * x).sum(-1, keepdim=True) - 2 * x @ codebook.T + (codebook * codebook).sum(-1)
     return codebook.shape[0] - 1 - distances.flip(-1).argmin(dim=-1)
@@ -36,14 +42,16 @@ def nearest_code_last_tie(x, codebook):
 # --- Exercise 2: residual_quantize ----------------------------------------------------------
 
 
-@wrong("residual_quantize", "every level quantises the original vector (multi-level VQ)")
+@wrong("residual_quantize", "every level quantises the original vector (multi-level VQ)",
+       also_fails=("test_rq_kmeans",))
 def residual_quantize_vq(x, codebooks):
     codes = [nearest_code(x, codebook) for codebook in codebooks]  # noqa: F821
     reconstruction = sum(codebook[code] for codebook, code in zip(codebooks, codes, strict=True))
     return torch.stack(codes, dim=1), reconstruction
 
 
-@wrong("residual_quantize", "subtracts in place from x (residual = x; residual -= ...)")
+@wrong("residual_quantize", "subtracts in place from x (residual = x; residual -= ...)",
+       also_fails=("test_rq_kmeans",))
 def residual_quantize_in_place(x, codebooks):
     residual = x
     codes = []
@@ -56,7 +64,8 @@ def residual_quantize_in_place(x, codebooks):
     return torch.stack(codes, dim=1), reconstruction
 
 
-@wrong("residual_quantize", "reconstruction accumulated in float32 whatever the input dtype")
+@wrong("residual_quantize", "reconstruction accumulated in float32 whatever the input dtype",
+       also_fails=("test_rq_kmeans",))
 def residual_quantize_float32(x, codebooks):
     residual = x
     reconstruction = torch.zeros(x.shape)
@@ -69,7 +78,8 @@ def residual_quantize_float32(x, codebooks):
     return torch.stack(codes, dim=1), reconstruction
 
 
-@wrong("residual_quantize", "returns only the last level's codeword as the reconstruction")
+@wrong("residual_quantize", "returns only the last level's codeword as the reconstruction",
+       also_fails=("test_rq_kmeans",))
 def residual_quantize_last_only(x, codebooks):
     residual = x
     codes = []
@@ -218,6 +228,7 @@ def codebook_usage_no_flatten(codes, codebook_size):
     return float((counts > 0).double().mean()), float(torch.exp(-(p * p.log()).sum()))
 
 
+@helper
 def _ema_core(codebook, cluster_size, embed_sum, x, codes, decay, eps):
     K = codebook.shape[0]
     one_hot = F.one_hot(codes, K).to(x.dtype)
@@ -385,7 +396,8 @@ class SIDTrieTensorKeys:
         return sorted(self.children.get(tuple(prefix), ()))
 
 
-@wrong("SIDTrie", "the root has no children (the empty prefix is not stored)")
+@wrong("SIDTrie", "the root has no children (the empty prefix is not stored)",
+       also_fails=("test_constrained_beam_search", "test_generate_with_cache"))
 class SIDTrieNoRoot:
     def __init__(self):
         self.children = {}
@@ -404,12 +416,14 @@ class SIDTrieNoRoot:
         return sorted(self.children.get(prefix, ()))
 
 
+@helper
 def _finish(beams, n_levels):
     sequences = torch.tensor([p for p, _ in beams], dtype=torch.int64).reshape(len(beams), n_levels)
     return sequences, torch.tensor([s for _, s in beams], dtype=torch.float64)
 
 
-@wrong("constrained_beam_search", "keeps the beam_size best extensions of EACH beam (the beam grows)")
+@wrong("constrained_beam_search", "keeps the beam_size best extensions of EACH beam (the beam grows)",
+       also_fails=("test_generate_with_cache",))
 def beam_search_per_beam(step_logprobs_fn, trie, beam_size, n_levels):
     beams = [((), 0.0)]
     for _ in range(n_levels):
@@ -422,7 +436,8 @@ def beam_search_per_beam(step_logprobs_fn, trie, beam_size, n_levels):
     return _finish(beams[:beam_size], n_levels)
 
 
-@wrong("constrained_beam_search", "renormalises the log-probabilities over the allowed tokens")
+@wrong("constrained_beam_search", "renormalises the log-probabilities over the allowed tokens",
+       also_fails=("test_generate_with_cache",))
 def beam_search_renormalised(step_logprobs_fn, trie, beam_size, n_levels):
     beams = [((), 0.0)]
     for _ in range(n_levels):
@@ -436,7 +451,8 @@ def beam_search_renormalised(step_logprobs_fn, trie, beam_size, n_levels):
     return _finish(beams, n_levels)
 
 
-@wrong("constrained_beam_search", "calls the model once per beam instead of once per step")
+@wrong("constrained_beam_search", "calls the model once per beam instead of once per step",
+       also_fails=("test_generate_with_cache",))
 def beam_search_per_beam_calls(step_logprobs_fn, trie, beam_size, n_levels):
     beams = [((), 0.0)]
     for _ in range(n_levels):
@@ -448,7 +464,8 @@ def beam_search_per_beam_calls(step_logprobs_fn, trie, beam_size, n_levels):
     return _finish(beams, n_levels)
 
 
-@wrong("constrained_beam_search", "sums probabilities instead of log-probabilities")
+@wrong("constrained_beam_search", "sums probabilities instead of log-probabilities",
+       also_fails=("test_generate_with_cache",))
 def beam_search_probabilities(step_logprobs_fn, trie, beam_size, n_levels):
     beams = [((), 0.0)]
     for _ in range(n_levels):
@@ -462,23 +479,26 @@ def beam_search_probabilities(step_logprobs_fn, trie, beam_size, n_levels):
 # --- Exercise 7: TinyDecoder ----------------------------------------------------------------
 
 
-class _DecoderBase(nn.Module):
-    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
-        super().__init__()
-        self.n_heads = n_heads
-        self.embed = nn.Embedding(vocab_size, d_model)
-        self.pos = nn.Embedding(max_len, d_model)
-        self.layers = nn.ModuleList([nn.ModuleDict({
-            "ln1": nn.LayerNorm(d_model), "attn_in": nn.Linear(d_model, 3 * d_model),
-            "attn_out": nn.Linear(d_model, d_model), "ln2": nn.LayerNorm(d_model),
-            "ff1": nn.Linear(d_model, 4 * d_model), "ff2": nn.Linear(4 * d_model, d_model),
-        }) for _ in range(n_layers)])
-        self.ln_f = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
+@helper
+def _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len):
+    self.n_heads = n_heads
+    self.embed = nn.Embedding(vocab_size, d_model)
+    self.pos = nn.Embedding(max_len, d_model)
+    self.layers = nn.ModuleList([nn.ModuleDict({
+        "ln1": nn.LayerNorm(d_model), "attn_in": nn.Linear(d_model, 3 * d_model),
+        "attn_out": nn.Linear(d_model, d_model), "ln2": nn.LayerNorm(d_model),
+        "ff1": nn.Linear(d_model, 4 * d_model), "ff2": nn.Linear(4 * d_model, d_model),
+    }) for _ in range(n_layers)])
+    self.ln_f = nn.LayerNorm(d_model)
+    self.head = nn.Linear(d_model, vocab_size)
 
 
 @wrong("TinyDecoder", "positions restart at 0 for the tokens after the cache")
-class TinyDecoderPositionsFromZero(_DecoderBase):
+class TinyDecoderPositionsFromZero(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -499,7 +519,11 @@ class TinyDecoderPositionsFromZero(_DecoderBase):
 
 
 @wrong("TinyDecoder", "is_causal=True also with a cache (mask aligned to the top-left corner)")
-class TinyDecoderIsCausal(_DecoderBase):
+class TinyDecoderIsCausal(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -519,7 +543,11 @@ class TinyDecoderIsCausal(_DecoderBase):
 
 
 @wrong("TinyDecoder", "no mask at all when a cache is given (fine for one new token, wrong for a chunk)")
-class TinyDecoderNoMaskWithCache(_DecoderBase):
+class TinyDecoderNoMaskWithCache(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -539,7 +567,11 @@ class TinyDecoderNoMaskWithCache(_DecoderBase):
 
 
 @wrong("TinyDecoder", "the tanh approximation of GELU")
-class TinyDecoderTanhGelu(_DecoderBase):
+class TinyDecoderTanhGelu(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -560,7 +592,11 @@ class TinyDecoderTanhGelu(_DecoderBase):
 
 
 @wrong("TinyDecoder", "post-LN blocks (normalise after the residual addition)")
-class TinyDecoderPostLN(_DecoderBase):
+class TinyDecoderPostLN(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -581,7 +617,11 @@ class TinyDecoderPostLN(_DecoderBase):
 
 
 @wrong("TinyDecoder", "the cache keeps only the new tokens' keys and values")
-class TinyDecoderShortCache(_DecoderBase):
+class TinyDecoderShortCache(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
@@ -602,7 +642,11 @@ class TinyDecoderShortCache(_DecoderBase):
 
 
 @wrong("TinyDecoder", "query, value, key order in attn_in")
-class TinyDecoderQVK(_DecoderBase):
+class TinyDecoderQVK(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
+
     def forward(self, tokens, kv_cache=None):
         N, T = tokens.shape
         past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
