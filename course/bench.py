@@ -1,4 +1,4 @@
-"""Timing for the notebooks' speed comparisons (exact vs histogram splits, naive vs fast FM)."""
+"""Timing and memory for the notebooks' comparisons (exact vs histogram splits, naive vs fast FM, tiled attention)."""
 
 import time
 
@@ -14,3 +14,30 @@ def best_time(function, *args, repeats=3):
         function(*args)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def largest_tensor(function, *args, **kwargs):
+    """``(result, n)``: the result of ``function(*args, **kwargs)`` and the number of elements of the largest
+    tensor created while it ran (every output of every torch operation, views included).
+
+    Shows what an algorithm materialises, e.g. whether attention ever builds the full T x T score matrix.
+    """
+    import torch  # imported here: the numpy-only chapters use best_time without torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Watcher(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.largest = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else [out]:
+                if isinstance(t, torch.Tensor):
+                    self.largest = max(self.largest, t.numel())
+            return out
+
+    watcher = Watcher()
+    with watcher:
+        result = function(*args, **kwargs)
+    return result, watcher.largest

@@ -15,3 +15,13 @@ def test_best_time_returns_the_fastest_of_its_runs():
     calls = []
     seconds = bench.best_time(calls.append, 1, repeats=4)
     assert calls == [1, 1, 1, 1] and 0 <= seconds < 1
+
+
+def test_largest_tensor_sees_the_intermediate_score_matrix():
+    import torch
+
+    q = torch.randn(1, 64, 8)
+    out, largest = bench.largest_tensor(lambda a: torch.softmax(a @ a.transpose(-2, -1), dim=-1) @ a, q)
+    assert out.shape == (1, 64, 8) and largest == 64 * 64
+    _, small = bench.largest_tensor(lambda a: (a * 2).sum(), q)
+    assert small == 64 * 8

@@ -1,0 +1,320 @@
+"""Right answers for 06_generative_rec (see tests/catalogue.py): each must keep full marks."""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tests.right_answers import helper, right
+
+
+@right("nearest_code", "broadcast differences (N, K, D) instead of the expanded square")
+def nearest_code_broadcast(x, codebook):
+    return ((x[:, None, :] - codebook[None, :, :]) ** 2).sum(dim=-1).argmin(dim=1)
+
+
+@right("residual_quantize", "subtracts each codeword from the running residual; reconstruction = x - residual")
+def residual_quantize_subtract(x, codebooks):
+    residual = x.clone()
+    codes = []
+    for level in range(len(codebooks)):
+        code = nearest_code(residual, codebooks[level])  # noqa: F821  (defined in the notebook)
+        residual = residual - codebooks[level][code]
+        codes.append(code)
+    return torch.stack(codes, dim=1), x - residual
+
+
+@right("rq_kmeans", "multinomial draw of the initial rows, centroids updated in a loop, stop when they stop moving")
+def rq_kmeans_multinomial(x, n_levels, codebook_size, generator):
+    residual = x.clone()
+    levels = []
+    for _ in range(n_levels):
+        rows = torch.multinomial(torch.ones(residual.shape[0]), codebook_size, replacement=False, generator=generator)
+        centroids = residual[rows].clone()
+        for _ in range(100):
+            assignment = nearest_code(residual, centroids)  # noqa: F821
+            updated = centroids.clone()
+            for k in range(codebook_size):
+                members = residual[assignment == k]
+                if len(members):
+                    updated[k] = members.mean(dim=0)
+            if torch.equal(updated, centroids):
+                break
+            centroids = updated
+        levels.append(centroids)
+        residual = residual - centroids[nearest_code(residual, centroids)]  # noqa: F821
+    return torch.stack(levels)
+
+
+@right("semantic_ids", "vectorised: group equal rows with np.unique, rank within a group by a stable sort")
+def semantic_ids_vectorised(codes):
+    if codes.shape[0] == 0:
+        return torch.zeros(0, codes.shape[1] + 1, dtype=torch.int64)
+    _, group = np.unique(codes.numpy(), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    order = np.argsort(group, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+    first_of_group = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    suffix = np.empty(len(group), dtype=np.int64)
+    suffix[order] = np.arange(len(order)) - first_of_group
+    return torch.cat([codes, torch.as_tensor(suffix)[:, None]], dim=1)
+
+
+@right("codebook_usage", "numpy counts and scipy-free entropy")
+def codebook_usage_numpy(codes, codebook_size):
+    counts = np.bincount(codes.numpy().ravel(), minlength=codebook_size)
+    p = counts[counts > 0] / counts.sum()
+    return float(np.mean(counts > 0)), float(np.exp(-np.sum(p * np.log(p))))
+
+
+@right("ema_codebook_update", "index_add for the statistics; one draw per dead code, in a loop")
+def ema_codebook_update_loop(codebook, cluster_size, embed_sum, x, codes, decay, eps, generator):
+    K = codebook.shape[0]
+    counts = torch.zeros(K, dtype=x.dtype).index_add_(0, codes, torch.ones(len(codes), dtype=x.dtype))
+    sums = torch.zeros_like(embed_sum).index_add_(0, codes, x)
+    new_size = cluster_size * decay + counts * (1 - decay)
+    new_sum = embed_sum * decay + sums * (1 - decay)
+    total = new_size.sum()
+    new_codebook = new_sum / ((new_size + eps) / (total + K * eps) * total).unsqueeze(1)
+    if generator is not None:
+        for k in range(K):
+            if new_size[k] < 1.0:
+                row = x[int(torch.randint(0, x.shape[0], (1,), generator=generator))]
+                new_codebook[k] = row
+                new_sum[k] = row
+                new_size[k] = 1.0
+    return new_codebook, new_size, new_sum
+
+
+@right("vq_straight_through", "z_q = e + (z - sg[z]); losses written out")
+def vq_straight_through_alt(z, codebook, beta):
+    distances = torch.cdist(z.detach(), codebook.detach())
+    e = codebook[distances.argmin(dim=1)]
+    z_q = e.detach() + (z - z.detach())
+    return z_q, ((e - z.detach()) ** 2).mean() + beta * ((z - e.detach()) ** 2).mean()
+
+
+@right("SIDTrie", "a tree of nested dicts")
+class SIDTrieNested:
+    def __init__(self):
+        self.root = {}
+
+    @classmethod
+    def from_ids(cls, ids):
+        trie = cls()
+        for row in ids.tolist() if torch.is_tensor(ids) else ids:
+            node = trie.root
+            for token in row:
+                node = node.setdefault(int(token), {})
+        return trie
+
+    def allowed_next(self, prefix):
+        node = self.root
+        for token in (prefix.tolist() if torch.is_tensor(prefix) else prefix):
+            node = node.get(int(token))
+            if node is None:
+                return []
+        return sorted(node)
+
+
+@right("constrained_beam_search", "vectorised: disallowed tokens at -inf, one topk over all beams x tokens")
+def constrained_beam_search_topk(step_logprobs_fn, trie, beam_size, n_levels):
+    prefixes = torch.zeros(1, 0, dtype=torch.int64)
+    scores = torch.zeros(1, dtype=torch.float64)
+    for _ in range(n_levels):
+        logprobs = step_logprobs_fn(prefixes).double()
+        allowed = torch.zeros_like(logprobs, dtype=torch.bool)
+        for row in range(len(prefixes)):
+            allowed[row, trie.allowed_next(prefixes[row])] = True
+        total = torch.where(allowed, scores[:, None] + logprobs, -math.inf)
+        n_keep = min(beam_size, int(allowed.sum()))
+        best = torch.topk(total.reshape(-1), n_keep).indices
+        rows, tokens = best // logprobs.shape[1], best % logprobs.shape[1]
+        prefixes = torch.cat([prefixes[rows], tokens[:, None]], dim=1)
+        scores = total.reshape(-1)[best]
+    return prefixes, scores
+
+
+@right("constrained_beam_search", "heapq.nlargest over the candidates")
+def constrained_beam_search_heap(step_logprobs_fn, trie, beam_size, n_levels):
+    import heapq
+
+    beams = [(0.0, ())]
+    for _ in range(n_levels):
+        logprobs = step_logprobs_fn(torch.tensor([b for _, b in beams], dtype=torch.int64).reshape(len(beams), -1))
+        candidates = [(s + float(logprobs[i, t]), b + (t,)) for i, (s, b) in enumerate(beams)
+                      for t in trie.allowed_next(b)]
+        beams = heapq.nlargest(beam_size, candidates, key=lambda c: c[0])
+    return (torch.tensor([b for _, b in beams], dtype=torch.int64).reshape(len(beams), n_levels),
+            torch.tensor([s for s, _ in beams], dtype=torch.float64))
+
+
+@helper
+def _manual_block(d_model):
+    block = nn.Module()
+    block.ff2 = nn.Linear(4 * d_model, d_model)
+    block.ff1 = nn.Linear(d_model, 4 * d_model)
+    block.ln2 = nn.LayerNorm(d_model)
+    block.attn_out = nn.Linear(d_model, d_model)
+    block.attn_in = nn.Linear(d_model, 3 * d_model)
+    block.ln1 = nn.LayerNorm(d_model)
+    return block
+
+
+@right("TinyDecoder", "own block class (sub-modules created in reverse order), attention written out with softmax")
+class TinyDecoderManual(nn.Module):
+    def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
+        super().__init__()
+        self.head = nn.Linear(d_model, vocab_size)
+        self.ln_f = nn.LayerNorm(d_model)
+        self.layers = nn.ModuleList([_manual_block(d_model) for _ in range(n_layers)])
+        self.pos = nn.Embedding(max_len, d_model)
+        self.embed = nn.Embedding(vocab_size, d_model)
+        self.n_heads = n_heads
+
+    def forward(self, tokens, kv_cache=None):
+        N, T = tokens.shape
+        past = 0 if kv_cache is None else kv_cache[0][0].shape[-2]
+        h = self.embed(tokens) + self.pos.weight[past:past + T]
+        future = torch.arange(past + T)[None, :] > (past + torch.arange(T))[:, None]
+        cache = []
+        for i, block in enumerate(self.layers):
+            qkv = block.attn_in(block.ln1(h)).view(N, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            if kv_cache is not None:
+                k, v = torch.cat((kv_cache[i][0], k), -2), torch.cat((kv_cache[i][1], v), -2)
+            cache.append((k, v))
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+            weights = torch.softmax(scores.masked_fill(future, -math.inf), dim=-1)
+            h = h + block.attn_out((weights @ v).transpose(1, 2).reshape(N, T, -1))
+            h = h + block.ff2(F.gelu(block.ff1(block.ln2(h))))
+        return self.head(self.ln_f(h)), cache
+
+
+@right("sid_sequence", "session changes found with a vectorised comparison, one torch.cat")
+def sid_sequence_vectorised(items, sessions, item_tokens, bos, sep):
+    items, sessions = torch.as_tensor(items), torch.as_tensor(sessions)
+    out = [torch.tensor([bos], dtype=torch.int64)]
+    starts = torch.ones(len(items), dtype=torch.bool)
+    if len(items):
+        starts[1:] = sessions[1:] != sessions[:-1]
+        starts[0] = False
+    for position, item in enumerate(items.tolist()):
+        if starts[position]:
+            out.append(torch.tensor([sep], dtype=torch.int64))
+        out.append(item_tokens[item].to(torch.int64))
+    return torch.cat(out)
+
+
+@right("generate_with_cache", "expands the cache with explicit sizes and takes logits - logsumexp")
+def generate_with_cache_repeat(model, prefix, trie, beam_size, n_levels):
+    with torch.no_grad():
+        logits, cache = model(prefix.reshape(1, -1))
+        last = logits[:, -1]
+
+        def step(generated):
+            n = generated.shape[0]
+            if generated.shape[1] == 0:
+                return (last - torch.logsumexp(last, dim=-1, keepdim=True)).expand(n, -1)
+            copies = [(k.expand(n, *k.shape[1:]), v.expand(n, *v.shape[1:])) for k, v in cache]
+            out = model(generated, copies)[0][:, -1]
+            return out - torch.logsumexp(out, dim=-1, keepdim=True)
+
+        return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
+
+
+@right("tiled_attention", "keeps the output normalised after every block (divide as you go)")
+def tiled_attention_normalised(q, k, v, block_size, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    m = torch.full(q.shape[:-1], -math.inf, dtype=q.dtype)
+    ell = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    out = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    rows = torch.arange(T_q).unsqueeze(1)
+    for start in range(0, T_k, block_size):
+        block_k, block_v = k[..., start:start + block_size, :], v[..., start:start + block_size, :]
+        s = torch.matmul(q, block_k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+        if causal:
+            cols = torch.arange(start, start + block_k.shape[-2]).unsqueeze(0)
+            s = torch.where(cols <= rows, s, torch.tensor(-math.inf, dtype=s.dtype))
+        m_new = torch.maximum(m, s.max(dim=-1).values)
+        p = torch.exp(s - m_new.unsqueeze(-1))
+        ell_new = ell * torch.exp(m - m_new) + p.sum(-1)
+        out = (out * (ell * torch.exp(m - m_new) / ell_new).unsqueeze(-1) +
+               torch.matmul(p, block_v) / ell_new.unsqueeze(-1))
+        m, ell = m_new, ell_new
+    return out
+
+
+@right("sliding_window_mask", "tril minus a shifted tril")
+def sliding_window_tril(T, window):
+    ones = torch.ones(T, T, dtype=torch.bool)
+    return ones.tril() & ~ones.tril(diagonal=-window)
+
+
+@right("quantize_per_channel", "floor(v + 0.5) rounding and min/max via values")
+def quantize_floor_half(x, n_bits):
+    flat = x.reshape(-1, x.shape[-1])
+    low, high = flat.min(dim=0).values, flat.max(dim=0).values
+    scale = (high - low) / (2 ** n_bits - 1)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    zero_point = -low / scale
+    q = torch.floor((x - low) / scale + 0.5).clamp(0, 2 ** n_bits - 1).to(torch.uint8)
+    return q, scale, zero_point
+
+
+@right("dequantize", "q * scale - zero_point * scale")
+def dequantize_expanded(q, scale, zero_point):
+    return q.to(scale.dtype) * scale - zero_point * scale
+
+
+@right("topk_moe", "softmax over all experts, then the top-k renormalised (the same weights)")
+def topk_moe_renormalised(x, gate_weight, experts, k):
+    router_logits = torch.matmul(x, gate_weight.t())
+    probs = torch.softmax(router_logits, dim=-1)
+    top_probs, expert_index = probs.topk(k, dim=-1)
+    weights = top_probs / top_probs.sum(dim=-1, keepdim=True)
+    parts = []
+    for e, expert in enumerate(experts):
+        mask = expert_index == e
+        token = mask.any(dim=1).nonzero().reshape(-1)
+        if len(token):
+            weight = (weights * mask).sum(dim=1)[token]
+            parts.append((token, expert(x[token]) * weight[:, None]))
+    out = torch.zeros(x.shape[0], parts[0][1].shape[-1], dtype=parts[0][1].dtype)
+    for token, values in parts:
+        out = out.index_add(0, token, values)
+    return out, router_logits, expert_index
+
+
+@right("load_balancing_loss", "one-hot mean over tokens and slots")
+def load_balancing_loss_one_hot(router_logits, expert_index, n_experts):
+    fraction = F.one_hot(expert_index, n_experts).to(router_logits.dtype).mean(dim=(0, 1))
+    return n_experts * torch.dot(fraction, torch.softmax(router_logits, dim=-1).mean(dim=0))
+
+
+@right("encode_once_decode_many", "expand with explicit sizes; logits minus logsumexp")
+def encode_once_explicit(model, history, beam_prefixes):
+    memory = model.encode(history.unsqueeze(0))
+    shared = memory.expand(beam_prefixes.shape[0], memory.shape[1], memory.shape[2])
+    logits = model.decode(beam_prefixes, shared)[:, -1, :]
+    return logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+
+
+@right("make_preference_pairs", "a loop over users with first-max and first-min by hand")
+def make_preference_pairs_loop(candidates, reward_scores, margin):
+    index, chosen, rejected = [], [], []
+    for u in range(reward_scores.shape[0]):
+        scores = reward_scores[u].tolist()
+        best = scores.index(max(scores))
+        worst = scores.index(min(scores))
+        if scores[best] != scores[worst] and scores[best] - scores[worst] >= margin:
+            index.append(u)
+            chosen.append(candidates[u, best])
+            rejected.append(candidates[u, worst])
+    L = candidates.shape[2]
+    if not index:
+        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, L, dtype=torch.int64), \
+            torch.zeros(0, L, dtype=torch.int64)
+    return torch.tensor(index), torch.stack(chosen), torch.stack(rejected)
