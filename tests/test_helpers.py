@@ -17,6 +17,14 @@ def test_best_time_returns_the_fastest_of_its_runs():
     assert calls == [1, 1, 1, 1] and 0 <= seconds < 1
 
 
+def test_best_time_stops_repeating_a_slow_function_at_its_budget():
+    import time
+
+    calls = []
+    seconds = bench.best_time(lambda: (calls.append(1), time.sleep(0.05)), repeats=5, budget=0.08)
+    assert len(calls) == 2 and seconds >= 0.05
+
+
 def test_largest_tensor_sees_the_intermediate_score_matrix():
     import torch
 
