@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -10,6 +11,16 @@ from course import ROOT, available_chapters
 CHAPTERS = available_chapters()
 SUMMARY = []  # lines for the end of the test report (counts the closing note quotes)
 _REPORTED = []  # the lines collected from every test (and, under pytest-xdist, from every worker)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, the kernels of each worker get their share of the cores: two workers whose
+    torch kernels each spin two threads on two cores run several times slower than with one each."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        from course.grading.parallel import share_cores
+
+        share_cores(workers)
 
 
 @pytest.fixture(autouse=True)

@@ -248,6 +248,19 @@ def _store(course_dir, coursedir, result, permissions):
             write_rows(gb, result.assignment, result.student, result.rows)
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def share_cores(jobs):
+    """Give each of ``jobs`` concurrent kernels its share of this machine's cores (at least one thread),
+    unless the grader set the thread variables already. The kernels inherit them (``Sandbox.env_keep``):
+    torch and BLAS otherwise start one thread per core in every kernel, and the oversubscribed
+    threads make a training cell several times slower, past the cell timeout."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, threads)
+
+
 def _executor(jobs, scheduler):
     if scheduler:
         from distributed import Client
@@ -256,6 +269,7 @@ def _executor(jobs, scheduler):
         workers = len(client.scheduler_info().get("workers", {}))
         return client.get_executor(pure=False), f"a Dask cluster at {scheduler} ({workers} workers)", client
     jobs = jobs or os.cpu_count() or 1
+    share_cores(jobs)  # before the workers start: they and their kernels inherit the environment
     return (ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")),
             f"{jobs} local process{'es' if jobs > 1 else ''}", None)
 
