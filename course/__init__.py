@@ -4,7 +4,8 @@ The package holds what the notebooks and the grading pipeline share:
 
 - ``course.data``      deterministic synthetic data sets,
 - ``course.plotting``  small matplotlib helpers,
-- ``course.bench``     best-of-n timing for the notebooks' speed comparisons,
+- ``course.bench``     best-of-n timing and largest-tensor counts for the notebooks' comparisons,
+- ``course.lm``        the tiny causal language model that 07_alignment fine-tunes and aligns,
 - ``course.checks``    the assertion helpers that test cells call,
 - ``course.grading``   hardened grading for nbgrader: contained kernels, resilient execution,
                        integrity check, feedback without hidden tests, parallel autograde,

@@ -129,12 +129,16 @@ class CatalogueRun:
         try:
             for test in exercise.tests:
                 source = self.nb.cells[test.index].source
+                visible = notebooks.visible_part(source)
+                seen = self.kernel.run(visible)
+                if not seen.ok:
+                    verdict.visible_failures[test.grade_id] = seen.error
+                    if source.startswith(visible.rstrip()):  # the hidden tests come last: the full cell fails too
+                        verdict.target_failures[test.grade_id] = seen.error
+                        continue
                 outcome = self.kernel.run(source)
                 if not outcome.ok:
                     verdict.target_failures[test.grade_id] = outcome.error
-                seen = self.kernel.run(notebooks.visible_part(source))
-                if not seen.ok:
-                    verdict.visible_failures[test.grade_id] = seen.error
             for index in self.dependent_cells(entry.replaces, exercise.index):
                 cell = self.nb.cells[index]
                 grade_id = notebooks.meta(cell).get("grade_id")

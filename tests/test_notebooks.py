@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from course import notebooks
+from course import ROOT, notebooks
 from tests.conftest import CHAPTERS
 
 REQUIRED_KEYS = {"grade", "grade_id", "locked", "schema_version", "solution", "task"}
@@ -118,3 +118,12 @@ def test_source_notebooks_round_trip_through_the_text_form(source, tmp_path):
     _, nb = source
     again = nbtext.to_notebook(nbtext.to_text(nb))
     assert nbformat.writes(again) == nbformat.writes(nb)
+
+
+def test_the_readme_chapter_table_counts_exercises_and_points(source):
+    chapter, nb = source
+    readme = (ROOT / "README.md").read_text()
+    row = re.search(rf"^\| `{chapter}` \|.*\| (\d+) exercises, (\d+) points \|$", readme, re.M)
+    assert row, f"README's chapter table has no '| `{chapter}` | ... | N exercises, P points |' row"
+    points = sum(notebooks.meta(cell).get("points", 0) for cell in nb.cells if notebooks.meta(cell).get("grade"))
+    assert (int(row[1]), int(row[2])) == (len(notebooks.exercises(nb)), points), row[0]
