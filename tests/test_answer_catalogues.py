@@ -3,9 +3,9 @@
 ``tests/wrong_answers/<chapter>.py`` lists plausible mistakes, ``tests/right_answers/<chapter>.py``
 independently written correct versions (see ``tests/catalogue.py``). One kernel per chapter runs
 the source notebook once. A wrong answer is then executed after the original solution cell and the
-test cells it can affect are re-run, and the original is restored. Right answers come last and are
-graded as in a whole notebook: every later cell that depends on one runs in order, read-only training
-and demo cells included, and each right answer stays in place for the next ones.
+test cells it can affect are re-run, and the original is restored. Right answers are graded as
+whole notebooks, as nbgrader grades them: a fresh kernel runs every cell in order (training and demo
+cells included) with right answers in place of the solutions, several at once (see ``judge_right``).
 """
 
 import ast
@@ -85,7 +85,7 @@ class CatalogueRun:
     """A chapter's source notebook, executed once in a kernel, ready to try catalogue entries."""
 
     def __init__(self, chapter):
-        path = notebooks.source_path(chapter)
+        self.path = path = notebooks.source_path(chapter)
         self.nb = notebooks.read(path)
         self.exercises = notebooks.exercises(self.nb)
         self.kernel = Kernel(path.parent)
@@ -152,31 +152,56 @@ class CatalogueRun:
             assert restored.ok, restored.error
         return verdict
 
-    def judge_in_order(self, entry):
-        """Grade a right answer as nbgrader grades a notebook that contains it: after its solution
-        cell, every cell that depends on it runs in notebook order, read-only ones (a training run, a
-        demo whose results later tests read) included, up to the last test cell that depends on it.
+    def run_with(self, entries):
+        """Grade a notebook with ``entries`` in place, as nbgrader grades it: a fresh kernel runs every
+        cell in order, each entry right after the solution cell that defines the name it replaces.
+        Returns {grade_id: error} for every cell that fails after the first entry (a test cell, or a
+        training or demo cell whose results later cells read)."""
+        after = defaultdict(list)
+        for entry in entries:
+            after[self.exercise_defining(entry.replaces).index].append(entry)
+        kernel, failures = Kernel(self.path.parent), {}
+        try:
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                outcome = kernel.run(cell.source, timeout=120)
+                if not outcome.ok and (index > min(after) or notebooks.is_test(cell)):
+                    failures[notebooks.meta(cell).get("grade_id", str(index))] = outcome.error
+                for entry in after.get(index, ()):
+                    applied = kernel.run(entry.code)
+                    assert applied.ok, f"{entry.id} does not even run: {applied.error}"
+        finally:
+            kernel.shutdown()
+        return failures
 
-        The right answer stays in place afterwards: the right answers of a chapter are tried one after
-        the other, each on top of the previous ones (any mix of right answers is a right notebook too),
-        so a training run is repeated once per right answer it depends on, not twice."""
-        exercise = self.exercise_defining(entry.replaces)
-        own = {test.grade_id for test in exercise.tests}
-        later = sorted(set(self.dependent_cells(entry.replaces, exercise.index)) | {t.index for t in exercise.tests})
-        last_test = max(i for i in later if notebooks.is_test(self.nb.cells[i]))
+    def verdict_of(self, entry, failures):
+        own = {test.grade_id for test in self.exercise_defining(entry.replaces).tests}
         verdict = Verdict()
-        applied = self.kernel.run(entry.code)
-        assert applied.ok, f"{entry.id} does not even run: {applied.error}"
-        for index in later:
-            if index > last_test:
-                break
-            cell = self.nb.cells[index]
-            grade_id = notebooks.meta(cell).get("grade_id")
-            outcome = self.kernel.run(cell.source, timeout=120)
-            if not outcome.ok:
-                failures = verdict.target_failures if grade_id in own else verdict.broken_others
-                failures[grade_id] = outcome.error
+        for grade_id, error in failures.items():
+            (verdict.target_failures if grade_id in own else verdict.broken_others)[grade_id] = error
         return verdict
+
+    def judge_right(self, entries):
+        """{entry id: Verdict} for a chapter's right answers. Any mix of right answers is a right
+        notebook, so they are graded together, in rounds: round k holds the k-th right answer of every
+        name. A round that loses a point is graded again one entry at a time, to say which entry fails
+        (or, if each passes alone, that they fail together)."""
+        rounds, seen = defaultdict(list), defaultdict(int)
+        for entry in entries:
+            rounds[seen[entry.replaces]].append(entry)
+            seen[entry.replaces] += 1
+        verdicts = {}
+        for k in sorted(rounds):
+            together = self.run_with(rounds[k])
+            alone = {entry.id: self.verdict_of(entry, self.run_with([entry]) if together else {})
+                     for entry in rounds[k]}
+            if together and not any(v.caught or v.broken_others for v in alone.values()):
+                for verdict in alone.values():
+                    verdict.broken_others.update({f"{grade_id} (together with the other right answers of round {k})":
+                                                  error for grade_id, error in together.items()})
+            verdicts.update(alone)
+        return verdicts
 
 
 @functools.cache
@@ -188,10 +213,11 @@ def verdicts(chapter):
     try:
         for entry in WRONG[chapter]:
             results["wrong", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry))
-        for entry in RIGHT[chapter]:  # after the wrong answers: right answers stay in place
-            results["right", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge_in_order(entry))
     finally:
         run.kernel.shutdown()
+    for entry_id, verdict in run.judge_right(RIGHT[chapter]).items():
+        entry = next(e for e in RIGHT[chapter] if e.id == entry_id)
+        results["right", entry_id] = (run.exercise_defining(entry.replaces).name, verdict)
     wrong = [v for (kind, _), (_, v) in results.items() if kind == "wrong"]
     right = [v for (kind, _), (_, v) in results.items() if kind == "right"]
     SUMMARY.append(f"{chapter}: {sum(v.caught for v in wrong)} of {len(wrong)} wrong answers caught "
