@@ -155,8 +155,8 @@ class CatalogueRun:
     def run_with(self, entries):
         """Grade a notebook with ``entries`` in place, as nbgrader grades it: a fresh kernel runs every
         cell in order, each entry right after the solution cell that defines the name it replaces.
-        Returns {grade_id: error} for every cell that fails after the first entry (a test cell, or a
-        training or demo cell whose results later cells read)."""
+        Returns {grade_id: error} for every test cell that fails, and every other cell that fails
+        after the first entry (a training or demo cell whose results later cells read)."""
         after = defaultdict(list)
         for entry in entries:
             after[self.exercise_defining(entry.replaces).index].append(entry)
@@ -215,9 +215,9 @@ def verdicts(chapter):
             results["wrong", entry.id] = (run.exercise_defining(entry.replaces).name, run.judge(entry))
     finally:
         run.kernel.shutdown()
-    for entry_id, verdict in run.judge_right(RIGHT[chapter]).items():
-        entry = next(e for e in RIGHT[chapter] if e.id == entry_id)
-        results["right", entry_id] = (run.exercise_defining(entry.replaces).name, verdict)
+    right_verdicts = run.judge_right(RIGHT[chapter])
+    for entry in RIGHT[chapter]:
+        results["right", entry.id] = (run.exercise_defining(entry.replaces).name, right_verdicts[entry.id])
     wrong = [v for (kind, _), (_, v) in results.items() if kind == "wrong"]
     right = [v for (kind, _), (_, v) in results.items() if kind == "right"]
     SUMMARY.append(f"{chapter}: {sum(v.caught for v in wrong)} of {len(wrong)} wrong answers caught "
