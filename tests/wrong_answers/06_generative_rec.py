@@ -493,6 +493,46 @@ def _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len):
     self.head = nn.Linear(d_model, vocab_size)
 
 
+@helper
+def _decoder_forward(self, tokens, kv_cache, bug):
+    """TinyDecoder.forward with one switch per bug (the classes below use it)."""
+    N, T = tokens.shape
+    past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
+    first_position = 0 if bug == "positions_from_zero" else past
+    h = self.embed(tokens) + self.pos(torch.arange(first_position, first_position + T))
+    allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
+    new_cache = []
+    for index, layer in enumerate(self.layers):
+        x = h if bug == "post_ln" else layer.ln1(h)
+        if bug == "qvk":
+            q, v, k = layer.attn_in(x).chunk(3, dim=-1)
+        else:
+            q, k, v = layer.attn_in(x).chunk(3, dim=-1)
+        q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
+        if bug == "short_cache":
+            new_cache.append((k, v))
+        if kv_cache is not None:
+            k = torch.cat([kv_cache[index][0], k], dim=2)
+            v = torch.cat([kv_cache[index][1], v], dim=2)
+        if bug != "short_cache":
+            new_cache.append((k, v))
+        if bug == "is_causal":
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif bug == "no_mask_with_cache":
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=kv_cache is None)
+        else:
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        attended = layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
+        if bug == "post_ln":
+            h = layer.ln1(h + attended)
+            h = layer.ln2(h + layer.ff2(F.gelu(layer.ff1(h))))
+        else:
+            h = h + attended
+            gelu = F.gelu(layer.ff1(layer.ln2(h)), approximate="tanh" if bug == "tanh_gelu" else "none")
+            h = h + layer.ff2(gelu)
+    return self.head(self.ln_f(h)), new_cache
+
+
 @wrong("TinyDecoder", "positions restart at 0 for the tokens after the cache")
 class TinyDecoderPositionsFromZero(nn.Module):
     def __init__(self, vocab_size, d_model, n_heads, n_layers, max_len):
@@ -500,22 +540,7 @@ class TinyDecoderPositionsFromZero(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(T))
-        allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="positions_from_zero")
 
 
 @wrong("TinyDecoder", "is_causal=True also with a cache (mask aligned to the top-left corner)")
@@ -525,21 +550,7 @@ class TinyDecoderIsCausal(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="is_causal")
 
 
 @wrong("TinyDecoder", "no mask at all when a cache is given (fine for one new token, wrong for a chunk)")
@@ -549,21 +560,7 @@ class TinyDecoderNoMaskWithCache(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, is_causal=kv_cache is None)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="no_mask_with_cache")
 
 
 @wrong("TinyDecoder", "the tanh approximation of GELU")
@@ -573,22 +570,7 @@ class TinyDecoderTanhGelu(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h)), approximate="tanh"))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="tanh_gelu")
 
 
 @wrong("TinyDecoder", "post-LN blocks (normalise after the residual addition)")
@@ -598,22 +580,7 @@ class TinyDecoderPostLN(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(h).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-            h = layer.ln1(h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1)))
-            h = layer.ln2(h + layer.ff2(F.gelu(layer.ff1(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="post_ln")
 
 
 @wrong("TinyDecoder", "the cache keeps only the new tokens' keys and values")
@@ -623,22 +590,7 @@ class TinyDecoderShortCache(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, k, v = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            new_cache.append((k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="short_cache")
 
 
 @wrong("TinyDecoder", "query, value, key order in attn_in")
@@ -648,22 +600,7 @@ class TinyDecoderQVK(nn.Module):
         _build_decoder(self, vocab_size, d_model, n_heads, n_layers, max_len)
 
     def forward(self, tokens, kv_cache=None):
-        N, T = tokens.shape
-        past = 0 if kv_cache is None else kv_cache[0][0].shape[2]
-        h = self.embed(tokens) + self.pos(torch.arange(past, past + T))
-        allowed = torch.ones(T, past + T, dtype=torch.bool).tril(diagonal=past)
-        new_cache = []
-        for index, layer in enumerate(self.layers):
-            q, v, k = layer.attn_in(layer.ln1(h)).chunk(3, dim=-1)
-            q, k, v = (t.reshape(N, T, self.n_heads, -1).transpose(1, 2) for t in (q, k, v))
-            if kv_cache is not None:
-                k = torch.cat([kv_cache[index][0], k], dim=2)
-                v = torch.cat([kv_cache[index][1], v], dim=2)
-            new_cache.append((k, v))
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-            h = h + layer.attn_out(attended.transpose(1, 2).reshape(N, T, -1))
-            h = h + layer.ff2(F.gelu(layer.ff1(layer.ln2(h))))
-        return self.head(self.ln_f(h)), new_cache
+        return _decoder_forward(self, tokens, kv_cache, bug="qvk")
 
 
 answer("kv_stale", "tokens", "the tokens go stale", '"A"')
