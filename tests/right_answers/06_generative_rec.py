@@ -318,3 +318,33 @@ def make_preference_pairs_loop(candidates, reward_scores, margin):
         return torch.zeros(0, dtype=torch.int64), torch.zeros(0, L, dtype=torch.int64), \
             torch.zeros(0, L, dtype=torch.int64)
     return torch.tensor(index), torch.stack(chosen), torch.stack(rejected)
+
+
+@right("load_balancing_loss", "the hint's float32 shares: bincount / numel, then times the float64 mean probabilities")
+def load_balancing_loss_float32_shares(router_logits, expert_index, n_experts):
+    shares = torch.bincount(expert_index.reshape(-1), minlength=n_experts) / expert_index.numel()
+    return n_experts * (shares * torch.softmax(router_logits, dim=-1).mean(dim=0)).sum()
+
+
+@right("generate_with_cache", "Hugging Face style: one cache per generated prefix, only the newest token fed")
+def generate_incremental(model, prefix, trie, beam_size, n_levels):
+    with torch.no_grad():
+        logits, cache = model(prefix[None])
+        state = {(): (torch.log_softmax(logits[0, -1], dim=-1), cache)}
+
+        def step(generated):
+            rows = [tuple(r) for r in generated.tolist()]
+            if generated.shape[1] == 0:
+                return state[()][0][None].expand(len(rows), -1)
+            parents = [state[r[:-1]][1] for r in rows]
+            batched = [(torch.cat([p[layer][0].expand(1, -1, -1, -1) for p in parents]),
+                        torch.cat([p[layer][1].expand(1, -1, -1, -1) for p in parents]))
+                       for layer in range(len(cache))]
+            out, new_cache = model(generated[:, -1:], batched)
+            logprobs = torch.log_softmax(out[:, -1], dim=-1)
+            for i, r in enumerate(rows):
+                state[r] = (logprobs[i], [(k[i:i + 1], v[i:i + 1]) for k, v in new_cache])
+            return logprobs
+
+        return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
+

@@ -681,6 +681,21 @@ def generate_last_token_only(model, prefix, trie, beam_size, n_levels):
         return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
 
 
+@wrong("generate_with_cache", "no torch.no_grad(): every model call records an autograd graph")
+def generate_with_grad(model, prefix, trie, beam_size, n_levels):
+    logits, cache = model(prefix[None])
+    first = torch.log_softmax(logits[0, -1], dim=-1).detach()
+
+    def step(generated):
+        n = generated.shape[0]
+        if generated.shape[1] == 0:
+            return first[None].expand(n, -1)
+        expanded = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in cache]
+        return torch.log_softmax(model(generated, expanded)[0][:, -1], dim=-1).detach()
+
+    return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
+
+
 # --- Exercise 9: tiled_attention -------------------------------------------------------------
 
 
@@ -1013,3 +1028,80 @@ answer("dpo_in_recsys", "no_negatives", "no negative feedback at all", '"D"')
 answer("dr_vs_sid", "same", "the same method", '"A"')
 answer("dr_vs_sid", "reversed", "content and interactions swapped", '"C"')
 answer("dr_vs_sid", "hnsw", "semantic IDs need HNSW", '"D"')
+
+
+@wrong("tiled_attention", "running maximum started at 0 instead of -inf (0 / 0 when every score is very negative)")
+def tiled_max_from_zero(q, k, v, block_size, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    running_max = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    running_sum = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    acc = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    for start in range(0, T_k, block_size):
+        stop = min(start + block_size, T_k)
+        scores = q @ k[..., start:stop, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if causal:
+            scores = scores.masked_fill(torch.arange(start, stop)[None, :] > torch.arange(T_q)[:, None], -math.inf)
+        new_max = torch.maximum(running_max, scores.amax(dim=-1))
+        p = torch.exp(scores - new_max[..., None])
+        correction = torch.exp(running_max - new_max)
+        running_sum = running_sum * correction + p.sum(dim=-1)
+        acc = acc * correction[..., None] + p @ v[..., start:stop, :]
+        running_max = new_max
+    return acc / running_sum[..., None]
+
+
+@wrong("tiled_attention", "causal mask applied after the block maximum (nan when a future key scores highest)")
+def tiled_mask_after_max(q, k, v, block_size, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    running_max = torch.full(q.shape[:-1], float("-inf"), dtype=q.dtype)
+    running_sum = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    acc = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    for start in range(0, T_k, block_size):
+        stop = min(start + block_size, T_k)
+        scores = q @ k[..., start:stop, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        new_max = torch.maximum(running_max, scores.amax(dim=-1))
+        p = torch.exp(scores - new_max[..., None])
+        if causal:
+            p = p.masked_fill(torch.arange(start, stop)[None, :] > torch.arange(T_q)[:, None], 0.0)
+        correction = torch.exp(running_max - new_max)
+        running_sum = running_sum * correction + p.sum(dim=-1)
+        acc = acc * correction[..., None] + p @ v[..., start:stop, :]
+        running_max = new_max
+    return acc / running_sum[..., None]
+
+
+@wrong("rq_kmeans", "levels after the first are initialised with rows of x, not of the current residuals")
+def rq_kmeans_init_from_x(x, n_levels, codebook_size, generator):
+    residual = x.clone()
+    codebooks = []
+    for _ in range(n_levels):
+        centroids = x[torch.randperm(x.shape[0], generator=generator)[:codebook_size]].clone()
+        assignment = None
+        for _ in range(100):
+            new_assignment = nearest_code(residual, centroids)  # noqa: F821
+            if assignment is not None and torch.equal(new_assignment, assignment):
+                break
+            assignment = new_assignment
+            sums = torch.zeros_like(centroids).index_add_(0, assignment, residual)
+            counts = torch.bincount(assignment, minlength=codebook_size).to(x.dtype)
+            centroids = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centroids)
+        codebooks.append(centroids)
+        residual = residual - centroids[nearest_code(residual, centroids)]  # noqa: F821
+    return torch.stack(codebooks)
+
+
+@wrong("encode_once_decode_many", "copies the memory to the beams (repeat) instead of expanding a view")
+def encode_once_repeat(model, history, beam_prefixes):
+    memory = model.encode(history[None]).repeat(beam_prefixes.shape[0], 1, 1)
+    return torch.log_softmax(model.decode(beam_prefixes, memory)[:, -1], dim=-1)
+
+
+@wrong("quantize_per_channel", "scale and zero_point computed in float64 whatever the dtype of x")
+def quantize_float64_stats(x, n_bits):
+    flat = x.reshape(-1, x.shape[-1]).double()
+    low, high = flat.amin(dim=0), flat.amax(dim=0)
+    levels = 2 ** n_bits - 1
+    scale = torch.where(high > low, (high - low) / levels, torch.ones_like(high))
+    zero_point = -low / scale
+    q = torch.clamp(torch.round(x.double() / scale + zero_point), 0, levels).to(torch.uint8)
+    return q, scale, zero_point
