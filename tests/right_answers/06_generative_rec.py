@@ -348,3 +348,72 @@ def generate_incremental(model, prefix, trie, beam_size, n_levels):
 
         return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
 
+
+
+@right("PagedKVCache", "a heap of free blocks, position-by-position writes, gather by index_select")
+class PagedKVCacheHeap:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        import heapq
+
+        self._heapq = heapq
+        self.block_size = block_size
+        self.k_pool = torch.zeros((n_blocks, n_heads, block_size, head_dim), dtype=dtype)
+        self.v_pool = torch.zeros((n_blocks, n_heads, block_size, head_dim), dtype=dtype)
+        self.ref_count = torch.zeros(n_blocks, dtype=torch.int64)
+        self._free = list(range(n_blocks))
+        self.block_table, self.length = {}, {}
+
+    def n_free_blocks(self):
+        return len(self._free)
+
+    def _take(self):
+        block = self._heapq.heappop(self._free)
+        self.ref_count[block] = 1
+        return block
+
+    def _release(self, block):
+        self.ref_count[block] -= 1
+        if int(self.ref_count[block]) == 0:
+            self._heapq.heappush(self._free, block)
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id] = []
+        self.length[seq_id] = 0
+
+    def append(self, seq_id, k, v):
+        table, n, B = self.block_table[seq_id], self.length[seq_id], self.block_size
+        partial_shared = n % B > 0 and int(self.ref_count[table[-1]]) > 1
+        new_blocks = math.ceil((n + k.shape[1]) / B) - math.ceil(n / B)
+        if new_blocks + partial_shared > len(self._free):
+            raise MemoryError("not enough free blocks")
+        if partial_shared:
+            old, new = table[-1], self._take()
+            self.k_pool[new].copy_(self.k_pool[old])
+            self.v_pool[new].copy_(self.v_pool[old])
+            self._release(old)
+            table[-1] = new
+        for t in range(k.shape[1]):
+            position = n + t
+            if position // B == len(table):
+                table.append(self._take())
+            self.k_pool[table[position // B], :, position % B] = k[:, t]
+            self.v_pool[table[position // B], :, position % B] = v[:, t]
+        self.length[seq_id] = n + k.shape[1]
+
+    def fork(self, parent_id, child_id):
+        self.block_table[child_id] = self.block_table[parent_id][:]
+        self.length[child_id] = self.length[parent_id]
+        for block in self.block_table[child_id]:
+            self.ref_count[block] += 1
+
+    def free(self, seq_id):
+        for block in self.block_table.pop(seq_id):
+            self._release(block)
+        self.length.pop(seq_id)
+
+    def gather(self, seq_id):
+        index = torch.tensor(self.block_table[seq_id], dtype=torch.int64)
+        n_heads, head_dim = self.k_pool.shape[1], self.k_pool.shape[3]
+        k = self.k_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
+        v = self.v_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
+        return k[:, :self.length[seq_id]].clone(), v[:, :self.length[seq_id]].clone()

@@ -197,10 +197,10 @@ def semantic_ids_reversed(codes):
     return torch.cat([codes, torch.tensor(suffix, dtype=torch.int64).reshape(-1, 1)], dim=1)
 
 
-answer("vq_vs_rq", "same_codes", "VQ and RQ give the same codes", '"A"')
-answer("vq_vs_rq", "shared_codebook", "RQ shares one codebook", '"C"')
-answer("vq_vs_rq", "more_codewords", "RQ has more codewords", '"D"')
-answer("sid_cold_start", "random_ids", "semantic IDs are random", '"A"')
+answer("vq_vs_rq", "vq_better", "multi-level VQ is the better code", '"A"')
+answer("vq_vs_rq", "same_error", "both reach the same error (search order only)", '"B"')
+answer("vq_vs_rq", "shared_codebook", "RQ shares one codebook of 48", '"D"')
+answer("sid_cold_start", "random_ids", "semantic IDs are random", '"B"')
 answer("sid_cold_start", "own_embedding", "every item keeps its own embedding", '"C"')
 answer("sid_cold_start", "debias", "semantic IDs remove popularity bias", '"D"')
 
@@ -604,8 +604,12 @@ class TinyDecoderQVK(nn.Module):
 
 
 answer("kv_stale", "tokens", "the tokens go stale", '"A"')
-answer("kv_stale", "positions", "the positions shift", '"C"')
-answer("kv_stale", "nothing", "nothing goes stale", '"D"')
+answer("kv_stale", "positions", "the positions shift", '"B"')
+answer("kv_stale", "nothing", "nothing goes stale", '"C"')
+answer("kv_reuse", "notes_premise", "the notes' premise: kept tokens reuse their cache",
+       '{"append": 60, "truncate": 51, "memory": 56}')
+answer("kv_reuse", "memory_only_front", "only the regenerated memory tokens change",
+       '{"append": 60, "truncate": 0, "memory": 56}')
 
 # --- Exercise 8: sid_sequence and generate_with_cache ---------------------------------------
 
@@ -784,9 +788,18 @@ def tiled_strict_causal(q, k, v, block_size, causal=False):
     return acc / running_sum[..., None]
 
 
-answer("flash_attention_is", "kv_compression", "FlashAttention as KV compression (the notes)", '"A"')
-answer("flash_attention_is", "sparse", "FlashAttention as sparse attention", '"C"')
-answer("flash_attention_is", "int8", "FlashAttention as 8-bit attention", '"D"')
+answer("flash_attention_is", "kv_compression", "FlashAttention as KV compression (the notes)",
+       '{"approximate", "smaller_kv_cache", "no_score_matrix"}')
+answer("flash_attention_is", "fewer_flops", "exact, no score matrix, and fewer FLOPs",
+       '{"exact", "no_score_matrix", "fewer_flops"}')
+answer("flash_attention_is", "missing_traffic", "exact and no score matrix, but not the memory traffic",
+       '{"exact", "no_score_matrix"}')
+answer("long_sequence_costs", "merge_concat_notes", "token merge as 1/k of the scores (the notes' concat figure)",
+       '{"full": 16777216, "global_tokens": 16908544, "token_merge": 4194304, "perceiver": 266240, '
+       '"global_queries": 65536, "sliding_window": 1015936, "moba": 4227072}')
+answer("long_sequence_costs", "window_times_t", "the sliding window as T * W (the first rows see fewer keys)",
+       '{"full": 16777216, "global_tokens": 16908544, "token_merge": 1048576, "perceiver": 266240, '
+       '"global_queries": 65536, "sliding_window": 1048576, "moba": 4227072}')
 
 # --- Exercise 10: sliding_window_mask, quantize_per_channel, dequantize ------------------------
 
@@ -980,7 +993,7 @@ answer("static_cache_valid", "no_cross", "only without cross-attention", '"D"')
 # --- Section 10: OneRec ---------------------------------------------------------------------
 
 answer("session_wise", "loss_weighting", "session-wise = loss weighting", '"A"')
-answer("session_wise", "retraining", "session-wise = retraining per session", '"C"')
+answer("session_wise", "retraining", "session-wise = retraining per session", '"B"')
 answer("session_wise", "first_item", "session-wise = first item only", '"D"')
 
 
@@ -1022,12 +1035,12 @@ def pairs_keep_equal(candidates, reward_scores, margin):
     return keep, candidates[rows, best][keep], candidates[rows, worst][keep]
 
 
-answer("dpo_in_recsys", "needs_rm", "DPO needs a reward model in its loss", '"A"')
+answer("dpo_in_recsys", "needs_rm", "DPO needs a reward model in its loss", '"B"')
 answer("dpo_in_recsys", "needs_rl", "DPO needs on-policy RL", '"C"')
 answer("dpo_in_recsys", "no_negatives", "no negative feedback at all", '"D"')
 answer("dr_vs_sid", "same", "the same method", '"A"')
-answer("dr_vs_sid", "reversed", "content and interactions swapped", '"C"')
-answer("dr_vs_sid", "hnsw", "semantic IDs need HNSW", '"D"')
+answer("dr_vs_sid", "reversed", "content and interactions swapped", '"B"')
+answer("dr_vs_sid", "hnsw", "semantic IDs need HNSW", '"C"')
 
 
 @wrong("tiled_attention", "running maximum started at 0 instead of -inf (0 / 0 when every score is very negative)")
@@ -1105,3 +1118,150 @@ def quantize_float64_stats(x, n_bits):
     zero_point = -low / scale
     q = torch.clamp(torch.round(x.double() / scale + zero_point), 0, levels).to(torch.uint8)
     return q, scale, zero_point
+
+
+# --- Exercise 14: PagedKVCache ---------------------------------------------------------------
+
+
+@helper
+def _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype):
+    self.block_size = block_size
+    self.k_pool = torch.zeros(n_blocks, n_heads, block_size, head_dim, dtype=dtype)
+    self.v_pool = torch.zeros_like(self.k_pool)
+    self.ref_count = torch.zeros(n_blocks, dtype=torch.int64)
+    self.block_table, self.length, self.bumped = {}, {}, 0
+
+
+@helper
+def _paged_append(self, seq_id, k, v, bug):
+    """PagedKVCache.append with one switch per bug."""
+    table, n, B, T = self.block_table[seq_id], self.length[seq_id], self.block_size, k.shape[1]
+    copy = n % B != 0 and int(self.ref_count[table[-1]]) > 1 and bug != "no_copy_on_write"
+    needed = -(-(n + T) // B) - -(-n // B) + int(copy)
+    free = int((self.ref_count == 0).sum()) if bug != "bump" else self.ref_count.shape[0] - self.bumped
+    if needed > free:
+        raise MemoryError("pool exhausted")
+
+    def take():
+        if bug == "bump":
+            block, self.bumped = self.bumped, self.bumped + 1
+        else:
+            block = int(torch.nonzero(self.ref_count == 0)[0])
+        self.ref_count[block] = 1
+        return block
+
+    if copy:
+        new = take()
+        self.k_pool[new], self.v_pool[new] = self.k_pool[table[-1]], self.v_pool[table[-1]]
+        self.ref_count[table[-1]] -= 1
+        table[-1] = new
+    for p in range(n, n + T):
+        if p % B == 0:
+            table.append(take())
+        self.k_pool[table[-1], :, p % B] = k[:, p - n]
+        self.v_pool[table[-1], :, p % B] = v[:, p - n]
+    self.length[seq_id] = n + T
+
+
+@helper
+def _paged_gather(self, seq_id):
+    table, n = self.block_table[seq_id], self.length[seq_id]
+    if not table:
+        shape = (self.k_pool.shape[1], 0, self.k_pool.shape[3])
+        return self.k_pool.new_zeros(shape), self.v_pool.new_zeros(shape)
+    return (torch.cat(list(self.k_pool[table]), dim=1)[:, :n].clone(),
+            torch.cat(list(self.v_pool[table]), dim=1)[:, :n].clone())
+
+
+@helper
+def _paged_free(self, seq_id, bug):
+    for block in self.block_table.pop(seq_id):
+        self.ref_count[block] = 0 if bug == "free_all" else self.ref_count[block] - 1
+    del self.length[seq_id]
+
+
+@helper
+def _paged_fork(self, parent_id, child_id):
+    self.block_table[child_id] = list(self.block_table[parent_id])
+    self.length[child_id] = self.length[parent_id]
+    for block in self.block_table[child_id]:
+        self.ref_count[block] += 1
+
+
+@wrong("PagedKVCache", "no copy-on-write: a fork writes into the shared, partly filled block")
+class PagedNoCopyOnWrite:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug="no_copy_on_write")
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug=None)
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+@wrong("PagedKVCache", "a bump allocator: blocks handed out in order, freed blocks never reused")
+class PagedBumpAllocator:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug="bump")
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug=None)
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+@wrong("PagedKVCache", "free releases every block of the sequence, also blocks a fork still holds")
+class PagedFreeIgnoresCounts:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug=None)
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug="free_all")
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+answer("output_layer_params", "no_bias", "weights only, no bias",
+       '{"item_ids": 512000000000, "semantic_ids": 12583936}')
+answer("output_layer_params", "product_vocabulary", "one token per code tuple (8192 ** 3) instead of per code",
+       '{"item_ids": 513000000000, "semantic_ids": 282024732525570}')
+
