@@ -266,6 +266,10 @@ def test_every_exercise_has_a_catalogue_that_needs_the_hidden_tests(chapter):
     for exercise in notebooks.exercises(notebooks.read(notebooks.source_path(chapter))):
         found = by_exercise.get(exercise.name, [])
         assert len(found) >= 2, f"{exercise.name}: needs at least two wrong answers in the catalogue"
+        if exercise.name == "capstone":
+            # Its hidden test is the same metric on an unseen split; what only it catches is a pipeline tuned to
+            # the validation split. The tiers of wrong pipelines are proven on 20 seeds (tools/capstone_tiers.py).
+            continue
         assert any(v.hidden_only for v in found), (
             f"{exercise.name}: no wrong answer gets past the visible checks, so nothing shows the hidden tests matter")
 
