@@ -336,3 +336,45 @@ def edges_from_percentiles(x, n_bins):
 def one_hot_from_comparisons(x, edges):
     x, edges = np.asarray(x, dtype=float), np.asarray(edges, dtype=float)
     return np.eye(len(edges) + 1)[(x[:, None] > edges[None, :]).sum(axis=1)]
+
+
+# --- Capstone ------------------------------------------------------------------------------------------------------
+
+
+@right("capstone_train", "smoothed out-of-fold target encoding of the categories, then boosting on numbers only "
+                         "(the model takes the reference's feature matrix)")
+def capstone_target_encoding(train, time_budget_s):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    y = train["y"].astype(float)
+    prior, smoothing = y.mean(), 20.0
+    n_numeric = train["numeric"].shape[1]
+
+    def table(codes, target):
+        found, inverse = np.unique(codes, return_inverse=True)
+        sums, counts = np.bincount(inverse, weights=target), np.bincount(inverse)
+        return dict(zip(found.tolist(), ((sums + smoothing * prior) / (counts + smoothing)).tolist(), strict=True))
+
+    codes = np.where(train["categorical"] < 0, -1, train["categorical"])
+    folds = np.random.default_rng(0).integers(0, 5, size=len(y))
+    encoded = np.empty(codes.shape)
+    for fold in range(5):
+        inside, outside = folds == fold, folds != fold
+        for j in range(codes.shape[1]):
+            fitted = table(codes[outside, j], y[outside])
+            encoded[inside, j] = [fitted.get(c, prior) for c in codes[inside, j].tolist()]
+    tables = [table(codes[:, j], y) for j in range(codes.shape[1])]
+    booster = HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, min_samples_leaf=40,
+                                             l2_regularization=1.0, early_stopping=False, random_state=0)
+    booster.fit(np.hstack([train["numeric"], encoded]), y)
+
+    class TargetEncodedBooster:
+        """Takes [numeric, category codes as floats with NaN] like the reference's model."""
+
+        def predict_proba(self, features):
+            numbers, raw_codes = features[:, :n_numeric], features[:, n_numeric:]
+            raw_codes = np.where(np.isnan(raw_codes), -1, raw_codes).astype(int)
+            columns = [[tables[j].get(c, prior) for c in raw_codes[:, j].tolist()] for j in range(raw_codes.shape[1])]
+            return booster.predict_proba(np.hstack([numbers, np.column_stack(columns)]))
+
+    return TargetEncodedBooster()

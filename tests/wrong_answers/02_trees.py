@@ -794,3 +794,38 @@ answer("binning_helps", "shape_only", "forgets that bins cap the placeholder age
 answer("binning_helps", "thinks_bins_cross", "thinks bins alone model the interaction",
        '{"u_shaped", "outliers", "interaction"}')
 answer("binning_helps", "a_list", "answers with a list", '["u_shaped", "outliers"]')
+
+
+# --- Capstone: wrong pipelines (more in tools/capstone_pipelines/02_trees.py) ---------------------------------
+# The reference capstone_predict feeds the model [numeric, categorical codes as floats, NaN where missing]; each
+# wrong capstone_train returns a scikit-learn estimator that takes that matrix.
+
+
+@wrong("capstone_train", "logistic regression on median-imputed, standardised numbers and one-hot categories "
+                         "[max tier 0]")
+def capstone_logistic_regression(train, time_budget_s):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    categorical = train["categorical"].astype(float)
+    categorical[categorical < 0] = np.nan
+    features = np.hstack([train["numeric"], categorical])
+    n_numeric = train["numeric"].shape[1]
+    columns = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(range(n_numeric))),
+        ("codes", OneHotEncoder(handle_unknown="ignore"), list(range(n_numeric, features.shape[1]))),
+    ])
+    return make_pipeline(columns, LogisticRegression(max_iter=2000)).fit(features, train["y"])
+
+
+@wrong("capstone_train", "HistGradientBoostingClassifier with its defaults, category codes used as numbers "
+                         "[max tier 2]")
+def capstone_boosting_defaults(train, time_budget_s):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    categorical = train["categorical"].astype(float)
+    categorical[categorical < 0] = np.nan
+    return HistGradientBoostingClassifier(random_state=0).fit(np.hstack([train["numeric"], categorical]), train["y"])
