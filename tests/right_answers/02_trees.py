@@ -152,20 +152,25 @@ def split_gain_objective(g_left, h_left, g_right, h_right, reg_lambda, gamma):
 # --- Exercise 8: best_split_missing ------------------------------------------------------------------------------
 
 
-@right("best_split_missing", "brute force from masks: direction outer (left first), thresholds inner, strict >")
-def best_split_missing_brute_force(x, g, h, reg_lambda, gamma):
+@right("best_split_missing", "per distinct value sums (np.unique + bincount), direction outer (left first), thresholds "
+                             "inner, strict > between directions")
+def best_split_missing_by_value(x, g, h, reg_lambda, gamma):
     x, g, h = np.asarray(x, dtype=float), np.asarray(g, dtype=float), np.asarray(h, dtype=float)
     missing = np.isnan(x)
-    values = np.unique(x[~missing])
+    values, which = np.unique(x[~missing], return_inverse=True)
     best = (np.nan, -np.inf, True)
     if len(values) < 2:
         return best
+    g_value = np.bincount(which, weights=g[~missing], minlength=len(values))
+    h_value = np.bincount(which, weights=h[~missing], minlength=len(values))
+    g_all, h_all, g_missing, h_missing = g.sum(), h.sum(), g[missing].sum(), h[missing].sum()
     for default_left in (True, False):
-        for threshold in (values[:-1] + values[1:]) / 2:
-            left = (x <= threshold) | (missing & default_left)
-            gain = split_gain(g[left].sum(), h[left].sum(), g[~left].sum(), h[~left].sum(), reg_lambda, gamma)
-            if gain > best[1]:
-                best = (float(threshold), float(gain), default_left)
+        g_left = np.cumsum(g_value)[:-1] + (g_missing if default_left else 0.0)
+        h_left = np.cumsum(h_value)[:-1] + (h_missing if default_left else 0.0)
+        gains = split_gain(g_left, h_left, g_all - g_left, h_all - h_left, reg_lambda, gamma)
+        k = int(np.argmax(gains))  # the first of equal gains: the smallest threshold
+        if gains[k] > best[1]:
+            best = (float((values[k] + values[k + 1]) / 2), float(gains[k]), default_left)
     return best
 
 
@@ -314,3 +319,62 @@ def grow_leaf_wise_heap(X, y, max_leaves, min_samples_leaf=1):
                 heapq.heappush(heap, entry[:2] + (entry[2:],))
         leaves += 1
     return root
+
+
+# --- Exercise 16: quantile_bin_edges and one_hot_bins --------------------------------------------------------------
+
+
+@right("quantile_bin_edges", "np.percentile at 100 k / n_bins, repeats dropped with a diff mask")
+def edges_from_percentiles(x, n_bins):
+    if n_bins == 1:
+        return np.array([])
+    values = np.percentile(np.asarray(x, dtype=float), 100 * np.arange(1, n_bins) / n_bins)
+    return values[np.r_[True, np.diff(values) > 0]]
+
+
+@right("one_hot_bins", "comparisons against every edge, then rows of an identity matrix")
+def one_hot_from_comparisons(x, edges):
+    x, edges = np.asarray(x, dtype=float), np.asarray(edges, dtype=float)
+    return np.eye(len(edges) + 1)[(x[:, None] > edges[None, :]).sum(axis=1)]
+
+
+# --- Capstone ------------------------------------------------------------------------------------------------------
+
+
+@right("capstone_train", "smoothed out-of-fold target encoding of the categories, then boosting on numbers only "
+                         "(the model takes the reference's feature matrix)")
+def capstone_target_encoding(train, time_budget_s):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    y = train["y"].astype(float)
+    prior, smoothing = y.mean(), 20.0
+    n_numeric = train["numeric"].shape[1]
+
+    def table(codes, target):
+        found, inverse = np.unique(codes, return_inverse=True)
+        sums, counts = np.bincount(inverse, weights=target), np.bincount(inverse)
+        return dict(zip(found.tolist(), ((sums + smoothing * prior) / (counts + smoothing)).tolist(), strict=True))
+
+    codes = np.where(train["categorical"] < 0, -1, train["categorical"])
+    folds = np.random.default_rng(0).integers(0, 5, size=len(y))
+    encoded = np.empty(codes.shape)
+    for fold in range(5):
+        inside, outside = folds == fold, folds != fold
+        for j in range(codes.shape[1]):
+            fitted = table(codes[outside, j], y[outside])
+            encoded[inside, j] = [fitted.get(c, prior) for c in codes[inside, j].tolist()]
+    tables = [table(codes[:, j], y) for j in range(codes.shape[1])]
+    booster = HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, min_samples_leaf=40,
+                                             l2_regularization=1.0, early_stopping=False, random_state=0)
+    booster.fit(np.hstack([train["numeric"], encoded]), y)
+
+    class TargetEncodedBooster:
+        """Takes [numeric, category codes as floats with NaN] like the reference's model."""
+
+        def predict_proba(self, features):
+            numbers, raw_codes = features[:, :n_numeric], features[:, n_numeric:]
+            raw_codes = np.where(np.isnan(raw_codes), -1, raw_codes).astype(int)
+            columns = [[tables[j].get(c, prior) for c in raw_codes[:, j].tolist()] for j in range(raw_codes.shape[1])]
+            return booster.predict_proba(np.hstack([numbers, np.column_stack(columns)]))
+
+    return TargetEncodedBooster()

@@ -50,7 +50,7 @@ def entropy_scipy(y):
 
 # --- Exercise 2: which node is purer? --------------------------------------------------------
 
-answer("purer_node", "notes_reading", "the notes' reading: lower Gini means more impure", '"B"')
+answer("purer_node", "notes_reading", "the notes' reading: lower Gini means more impure", '"A"')
 answer("purer_node", "lowercase", "answers in the wrong format", '"a"')
 
 # --- Exercise 3: best_split --------------------------------------------------------------------
@@ -641,16 +641,16 @@ def forest_predict_sum(forest, X):
 
 # --- Exercise 13: bagging vs boosting ----------------------------------------------------------
 
-answer("bagging_vs_boosting", "reversed", "bias and variance swapped", '"B"')
-answer("bagging_vs_boosting", "both_variance", "thinks boosting is sequential bagging", '"C"')
-answer("bagging_vs_boosting", "lowercase", "answers in the wrong format", '"a"')
+answer("bagging_vs_boosting", "reversed", "bias and variance swapped", '"A"')
+answer("bagging_vs_boosting", "both_variance", "thinks boosting is sequential bagging", '"B"')
+answer("bagging_vs_boosting", "lowercase", "answers in the wrong format", '"d"')
 
 # --- Exercise 14: grow_leaf_wise -------------------------------------------------------------------
 
 
 @helper
 def _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, *, first_leaf=False, extra_leaves=0, ignore_min_leaf=False,
-                  largest_sse=False, leftmost=False):
+                  largest_sse=False, leftmost=False, newest_level=False):
     """Leaves in creation order, or (leftmost=True) in left-to-right order, which breaks ties differently."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     min_leaf = 1 if ignore_min_leaf else min_samples_leaf
@@ -674,9 +674,12 @@ def _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, *, first_leaf=False, extra
 
     root = {"value": float(y.mean())}
     leaves = [(root, np.arange(len(y)))]
+    newest = {id(root)}  # the leaves created by the last split: the notes' "每一层" reading
     while len(leaves) < max_leaves + extra_leaves:
         best = None
         for position, (node, rows) in enumerate(leaves):
+            if newest_level and id(node) not in newest:
+                continue
             if len(rows) < 2 * min_leaf or np.all(y[rows] == y[rows[0]]):
                 continue
             split = best_split_of(rows)
@@ -695,6 +698,7 @@ def _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, *, first_leaf=False, extra
         node.update(feature=feature, threshold=threshold, left={"value": float(y[rows[left]].mean())},
                     right={"value": float(y[rows[~left]].mean())})
         children = [(node["left"], rows[left]), (node["right"], rows[~left])]
+        newest = {id(node["left"]), id(node["right"])}
         if leftmost:
             leaves[position:position] = children
         else:
@@ -710,6 +714,11 @@ def leaf_wise_first_leaf(X, y, max_leaves, min_samples_leaf=1):
 @wrong("grow_leaf_wise", "on ties splits the leftmost leaf instead of the one created first")
 def leaf_wise_leftmost_of_ties(X, y, max_leaves, min_samples_leaf=1):
     return _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, leftmost=True)
+
+
+@wrong("grow_leaf_wise", "the notes' 'per layer' reading: only the two leaves of the last split are candidates")
+def leaf_wise_per_level(X, y, max_leaves, min_samples_leaf=1):
+    return _wa_leaf_wise(X, y, max_leaves, min_samples_leaf, newest_level=True)
 
 
 @wrong("grow_leaf_wise", "one leaf too many")
@@ -730,5 +739,93 @@ def leaf_wise_largest_sse(X, y, max_leaves, min_samples_leaf=1):
 # --- Exercise 15: why can XGBoost train in parallel? -------------------------------------------
 
 answer("why_parallel", "parallel_trees", "thinks the boosted trees are independent", '"A"')
-answer("why_parallel", "parallel_rounds", "thinks the rounds share the initial gradients", '"C"')
-answer("why_parallel", "lowercase", "answers in the wrong format", '"b"')
+answer("why_parallel", "parallel_rounds", "thinks the rounds share the initial gradients", '"B"')
+answer("why_parallel", "cannot", "thinks boosting cannot use several cores", '"D"')
+answer("why_parallel", "lowercase", "answers in the wrong format", '"c"')
+
+
+# --- Exercise 16: quantile_bin_edges and one_hot_bins ----------------------------------------------
+
+
+@wrong("quantile_bin_edges", "includes the 0 and 1 quantiles (the minimum and the maximum) as edges")
+def edges_with_extremes(x, n_bins):
+    return np.unique(np.quantile(np.asarray(x, dtype=float), np.linspace(0, 1, n_bins + 1)))
+
+
+@wrong("quantile_bin_edges", "keeps repeated quantiles (no np.unique)")
+def edges_with_repeats(x, n_bins):
+    return np.quantile(np.asarray(x, dtype=float), np.arange(1, n_bins) / n_bins)
+
+
+@wrong("quantile_bin_edges", "equal-width edges between the minimum and the maximum instead of quantiles")
+def edges_equal_width(x, n_bins):
+    x = np.asarray(x, dtype=float)
+    return np.unique(np.linspace(x.min(), x.max(), n_bins + 1)[1:-1])
+
+
+@wrong("quantile_bin_edges", "returns a Python list (sorted(set(...))) instead of an array")
+def edges_as_list(x, n_bins):
+    return sorted(set(np.quantile(np.asarray(x, dtype=float), np.arange(1, n_bins) / n_bins).tolist()))
+
+
+@wrong("one_hot_bins", "a value equal to an edge goes to the upper bin (np.digitize, side='right')")
+def one_hot_upper_bin(x, edges):
+    bins = np.digitize(np.asarray(x, dtype=float), np.asarray(edges, dtype=float))
+    encoded = np.zeros((len(bins), len(edges) + 1))
+    encoded[np.arange(len(bins)), bins] = 1.0
+    return encoded
+
+
+@wrong("one_hot_bins", "values above the last edge are clipped into the last interior bin (m columns)")
+def one_hot_m_columns(x, edges):
+    bins = np.minimum(np.searchsorted(np.asarray(edges, dtype=float), np.asarray(x, dtype=float)), len(edges) - 1)
+    return np.eye(max(len(edges), 1))[np.maximum(bins, 0)]
+
+
+@wrong("one_hot_bins", "an integer array instead of float64")
+def one_hot_integers(x, edges):
+    bins = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(x, dtype=float), side="left")
+    return np.eye(len(edges) + 1, dtype=np.int64)[bins]
+
+
+# --- Exercise 17: when does binning pay? ---------------------------------------------------------
+
+answer("binning_helps", "shape_only", "forgets that bins cap the placeholder ages", '{"u_shaped"}')
+answer("binning_helps", "thinks_bins_cross", "thinks bins alone model the interaction",
+       '{"u_shaped", "outliers", "interaction"}')
+answer("binning_helps", "a_list", "answers with a list", '["u_shaped", "outliers"]')
+
+
+# --- Capstone: wrong pipelines (more in tools/capstone_pipelines/02_trees.py) ---------------------------------
+# The reference capstone_predict feeds the model [numeric, categorical codes as floats, NaN where missing]; each
+# wrong capstone_train returns a scikit-learn estimator that takes that matrix.
+
+
+@wrong("capstone_train", "logistic regression on median-imputed, standardised numbers and one-hot categories "
+                         "[max tier 0]")
+def capstone_logistic_regression(train, time_budget_s):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    categorical = train["categorical"].astype(float)
+    categorical[categorical < 0] = np.nan
+    features = np.hstack([train["numeric"], categorical])
+    n_numeric = train["numeric"].shape[1]
+    columns = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(range(n_numeric))),
+        ("codes", OneHotEncoder(handle_unknown="ignore"), list(range(n_numeric, features.shape[1]))),
+    ])
+    return make_pipeline(columns, LogisticRegression(max_iter=2000)).fit(features, train["y"])
+
+
+@wrong("capstone_train", "HistGradientBoostingClassifier with its defaults, category codes used as numbers "
+                         "[max tier 2]")
+def capstone_boosting_defaults(train, time_budget_s):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    categorical = train["categorical"].astype(float)
+    categorical[categorical < 0] = np.nan
+    return HistGradientBoostingClassifier(random_state=0).fit(np.hstack([train["numeric"], categorical]), train["y"])
