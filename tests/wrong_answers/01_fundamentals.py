@@ -572,6 +572,19 @@ def adam_eps_inside(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, eps_inside=True)
 
 
+@wrong("adam_step", "updates m and v in place (the caller's moment tensors change)")
+def adam_in_place_moments(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                          decoupled=False):
+    beta1, beta2 = betas
+    if decoupled:
+        param = param * (1 - lr * weight_decay)
+    else:
+        grad = grad + weight_decay * param
+    m.mul_(beta1).add_((1 - beta1) * grad)
+    v.mul_(beta2).add_((1 - beta2) * grad**2)
+    return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps), m.clone(), v.clone()
+
+
 # --- Exercise 14: lookahead_step ---------------------------------------------------------------
 
 
@@ -632,6 +645,14 @@ def lr_cosine_from_zero(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
         return base_lr * (step + 1) / warmup_steps
     progress = min(step, total_steps) / total_steps
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+@wrong("warmup_cosine_lr", "cosine amplitude base_lr instead of base_lr - min_lr (starts at base_lr + min_lr)")
+def warmup_cosine_wrong_amplitude(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = min(step - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
+    return min_lr + 0.5 * base_lr * (1 + math.cos(math.pi * progress))
 
 
 # --- Exercise 16: cross_entropy ----------------------------------------------------------------
@@ -1182,6 +1203,16 @@ answer("metric_facts", "auc_moves", "thinks cubing the scores changes the AUC",
        '{"best_threshold": 0.7, "f1_at_half": 0.256, "accuracy_all_negative": 0.947, "auc_change_after_cube": -0.05}')
 answer("metric_facts", "missing_key", "leaves out a key",
        '{"best_threshold": 0.7, "f1_at_half": 0.256, "accuracy_all_negative": 0.947}')
+
+
+# --- Exercise 27: fgm_perturbation (hidden-only) --------------------------------------------------
+
+
+@wrong("fgm_perturbation", "computes in float64 for precision: a float32 gradient comes back as float64")
+def fgm_in_float64(grad, epsilon):
+    grad = grad.double()
+    norm = grad.norm()
+    return torch.zeros_like(grad) if norm == 0 else epsilon * grad / norm
 
 
 # --- Capstone -----------------------------------------------------------------------------------
