@@ -26,8 +26,8 @@ def imbalanced_scores(n=4000, positive_rate=0.05, separation=1.5, seed=0):
 
     Labels are Bernoulli(``positive_rate``); a latent score is N(0, 1) for negatives and
     N(``separation``, 1) for positives, squashed into (0, 1) by a sigmoid centred half way between the
-    two classes' means, so that every threshold in (0, 1) is a sensible operating point. Returns ``(scores, labels)``: float64 and int64 numpy arrays
-    of shape (n,).
+    two classes' means, so that every threshold in (0, 1) is a sensible operating point. Returns
+    ``(scores, labels)``: float64 and int64 numpy arrays of shape (n,).
     """
     generator = rng(seed)
     labels = (generator.random(n) < positive_rate).astype(np.int64)

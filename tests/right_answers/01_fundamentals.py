@@ -360,7 +360,7 @@ def fgm_vector_norm(grad, epsilon):
 def collapse_linear_probe(weights, biases):
     d = weights[0].shape[0]
     probe = torch.cat([torch.zeros(1, d, dtype=weights[0].dtype), torch.eye(d, dtype=weights[0].dtype)])
-    for W_l, b_l in zip(weights, biases):
+    for W_l, b_l in zip(weights, biases, strict=True):
         probe = probe @ W_l + b_l
     return probe[1:] - probe[0], probe[0].clone()
 
@@ -413,6 +413,6 @@ def capstone_train_gelu_adam(train, time_budget_s):
             if score >= best:
                 best, best_weights = score, [p.detach().clone() for p in net.parameters()]
     with torch.no_grad():
-        for p, w in zip(net.parameters(), best_weights):
+        for p, w in zip(net.parameters(), best_weights, strict=True):
             p.copy_(w)
     return net.eval(), centre, scale

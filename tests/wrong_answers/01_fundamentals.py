@@ -321,7 +321,7 @@ def gelu_in_float64(x, approximate="none"):
 @wrong("collapse_linear", "adds up the biases without passing them through the later weights")
 def collapse_linear_summed_biases(weights, biases):
     W, b = weights[0].clone(), biases[0].clone()
-    for W_l, b_l in zip(weights[1:], biases[1:]):
+    for W_l, b_l in zip(weights[1:], biases[1:], strict=True):
         W, b = W @ W_l, b + b_l if b.shape == b_l.shape else b_l
     return W, b
 
@@ -337,7 +337,7 @@ def collapse_linear_last_bias(weights, biases):
 @wrong("collapse_linear", "returns the first layer's own tensors for a one-layer stack (aliases)")
 def collapse_linear_aliases(weights, biases):
     W, b = weights[0], biases[0]
-    for W_l, b_l in zip(weights[1:], biases[1:]):
+    for W_l, b_l in zip(weights[1:], biases[1:], strict=True):
         W, b = W @ W_l, b @ W_l + b_l
     return W, b
 
@@ -1222,7 +1222,7 @@ def fgm_in_float64(grad, epsilon):
 def _validation_lookup():
     """{query row bytes: label} of the validation split, read from the generator outside the capstone's guard."""
     X, y = data.rings_classification(5000, seed=0)
-    return {row.tobytes(): int(label) for row, label in zip(X[2000:], y[2000:])}
+    return {row.tobytes(): int(label) for row, label in zip(X[2000:], y[2000:], strict=True)}
 
 
 @wrong("capstone_train", "softmax regression, a linear model: it cannot separate the spiral arms [max tier 1]")
@@ -1243,5 +1243,5 @@ def capstone_train_linear(train, time_budget_s):
 
 @wrong("capstone_predict", "predicts the validation split from a table of its labels read outside the pipeline; "
                            "class 0 for anything else [max tier 0]")
-def capstone_predict_lookup(model, queries, _table=_validation_lookup()):
+def capstone_predict_lookup(model, queries, _table=_validation_lookup()):  # noqa: B008 - read once, outside
     return np.array([_table.get(row.tobytes(), 0) for row in np.asarray(queries, dtype=np.float32)])
