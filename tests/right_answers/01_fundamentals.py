@@ -293,6 +293,55 @@ def smote_loop(X_minority, n_new, k, generator):
     return np.array(out).reshape(n_new, X_minority.shape[1])
 
 
+# --- Exercises 26b-d: Borderline-SMOTE's danger set, Tomek links, cluster centroids -------------------
+
+
+@right("borderline_danger", "a loop over the minority points, np.linalg.norm and argpartition")
+def borderline_danger_loop(X, y, k):
+    out = np.zeros(len(y), dtype=bool)
+    for i in np.flatnonzero(y == 1):
+        d = np.linalg.norm(X - X[i], axis=1)
+        d[i] = np.inf
+        nearest = np.argpartition(d, k - 1)[:k] if k < len(d) else np.argsort(d)[:k]
+        majority = int(np.count_nonzero(y[nearest] == 0))
+        out[i] = 2 * majority >= k and majority < k
+    return out
+
+
+@right("tomek_majority", "scikit-learn's NearestNeighbors (two neighbours: the point itself and its nearest)")
+def tomek_sklearn(X, y):
+    from sklearn.neighbors import NearestNeighbors
+
+    nearest = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X, return_distance=False)[:, 1]
+    return np.array([y[i] == 0 and y[nearest[i]] != y[i] and nearest[nearest[i]] == i for i in range(len(y))])
+
+
+@right("cluster_centroids", "k-means++ initialisation, distances by the expansion |x|^2 - 2 x.c + |c|^2")
+def cluster_centroids_plus_plus(X_majority, n_keep, generator):
+    X = np.asarray(X_majority, dtype=np.float64)
+    centroids = [X[generator.integers(len(X))]]
+    for _ in range(1, n_keep):
+        d2 = np.min(((X[:, None, :] - np.array(centroids)[None]) ** 2).sum(-1), axis=1)
+        centroids.append(X[generator.choice(len(X), p=d2 / d2.sum())])
+    centroids = np.array(centroids)
+    previous = None
+    for _ in range(300):
+        d2 = (X**2).sum(1)[:, None] - 2 * X @ centroids.T + (centroids**2).sum(1)[None, :]
+        assignment = d2.argmin(axis=1)
+        if previous is not None and np.array_equal(assignment, previous):
+            break
+        previous = assignment
+        for c in range(n_keep):
+            members = X[assignment == c]
+            centroids[c] = members.mean(axis=0) if len(members) else X[generator.integers(len(X))]
+    # one exact assignment step so that the fixed point holds with the plain distance too
+    assignment = ((X[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
+    for c in range(n_keep):
+        if np.any(assignment == c):
+            centroids[c] = X[assignment == c].mean(axis=0)
+    return centroids
+
+
 # --- Exercise 27: fgm_perturbation -------------------------------------------------------------
 
 
@@ -302,3 +351,68 @@ def fgm_vector_norm(grad, epsilon):
     if norm.item() == 0:
         return grad * 0
     return grad * (epsilon / norm)
+
+
+# --- Exercise 8b: collapse_linear ---------------------------------------------------------------
+
+
+@right("collapse_linear", "the stack applied to the identity and to zero: b = f(0), W = f(I) - f(0)")
+def collapse_linear_probe(weights, biases):
+    d = weights[0].shape[0]
+    probe = torch.cat([torch.zeros(1, d, dtype=weights[0].dtype), torch.eye(d, dtype=weights[0].dtype)])
+    for W_l, b_l in zip(weights, biases, strict=True):
+        probe = probe @ W_l + b_l
+    return probe[1:] - probe[0], probe[0].clone()
+
+
+# --- Exercise 28: precision_recall_f1 -----------------------------------------------------------
+
+
+@right("precision_recall_f1", "confusion counts by np.count_nonzero, F1 as 2PR / (P + R)")
+def prf_counts(scores, labels, threshold):
+    predicted = np.asarray(scores) >= threshold
+    positive = np.asarray(labels) == 1
+    tp = np.count_nonzero(predicted & positive)
+    precision = tp / np.count_nonzero(predicted) if np.count_nonzero(predicted) else 0.0
+    recall = tp / np.count_nonzero(positive) if np.count_nonzero(positive) else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return float(precision), float(recall), float(f1)
+
+
+# --- Capstone -----------------------------------------------------------------------------------
+
+
+@right("capstone_train", "GELU network, plain Adam with a hand-written warmup + cosine schedule, a validation fifth of "
+                         "another shuffle, early stopping every 40 steps")
+def capstone_train_gelu_adam(train, time_budget_s):
+    X = torch.as_tensor(train[0], dtype=torch.float32)
+    y = torch.as_tensor(train[1])
+    g = torch.Generator().manual_seed(1)
+    torch.manual_seed(1)
+    shuffled = torch.randperm(len(y), generator=g)
+    val, fit = shuffled[: len(y) // 5], shuffled[len(y) // 5:]
+    centre, scale = X[fit].mean(0), X[fit].std(0)
+    Z = (X - centre) / scale
+    net = torch.nn.Sequential(torch.nn.Linear(Z.shape[1], 128), torch.nn.GELU(), torch.nn.Linear(128, 128),
+                              torch.nn.GELU(), torch.nn.Linear(128, 3))
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
+    steps, warmup = 1000, 100
+    best, best_weights = -1.0, None
+    for step in range(steps):
+        progress = (step - warmup) / (steps - warmup)
+        for group in optimiser.param_groups:
+            group["lr"] = 1e-2 * ((step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * progress)))
+        idx = fit[torch.randint(len(fit), (64,), generator=g)]
+        loss = F.cross_entropy(net(Z[idx]), y[idx]) + 1e-3 * net[0].weight.abs().sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % 40 == 39:
+            with torch.no_grad():
+                score = (net(Z[val]).argmax(1) == y[val]).float().mean().item()
+            if score >= best:
+                best, best_weights = score, [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        for p, w in zip(net.parameters(), best_weights, strict=True):
+            p.copy_(w)
+    return net.eval(), centre, scale

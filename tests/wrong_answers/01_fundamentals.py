@@ -200,6 +200,14 @@ def batch_norm_calls_torch(x, gamma, beta, running_mean, running_var, training, 
     return y, new_mean, new_var
 
 
+@wrong("batch_norm", "evaluation mode returns the caller's running statistics themselves (aliases, not copies)")
+def batch_norm_eval_aliases(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    y, new_mean, new_var = _bn(x, gamma, beta, running_mean, running_var, training, momentum, eps)
+    if not training:
+        return y, running_mean, running_var
+    return y, new_mean, new_var
+
+
 # --- Exercise 3: layer_norm -------------------------------------------------------------------
 
 
@@ -262,9 +270,9 @@ answer("ln_reduce_dims", "ln_over_tokens_too", "layer norm over tokens and featu
 answer("ln_reduce_dims", "a_list", "answers with a list instead of a tuple", "[2]")
 answer("bn_reduce_dims", "bn_over_batch_only", "batch norm over the batch dimension only", "(0,)")
 answer("bn_reduce_dims", "bn_like_ln", "batch norm over the batch and the features", "(0, 2)")
-answer("ln_for_sequences", "gaussian", "thinks layer norm makes features Gaussian", '"B"')
-answer("ln_for_sequences", "running_averages", "thinks layer norm keeps running averages", '"C"')
-answer("ln_for_sequences", "lower_case", "answers in lower case", '"a"')
+answer("ln_for_sequences", "gaussian", "thinks layer norm makes features Gaussian", '"A"')
+answer("ln_for_sequences", "running_averages", "thinks layer norm keeps running averages", '"B"')
+answer("ln_for_sequences", "lower_case", "answers in lower case", '"c"')
 answer("variance_ratio", "inverted", "the training/evaluation ratio instead of evaluation/training", "2.0")
 answer("variance_ratio", "no_shift", "believes there is no variance shift", "1.0")
 answer("variance_ratio", "a_tensor", "leaves the answer as a tensor (forgot .item())", "torch.tensor(0.5)")
@@ -297,6 +305,52 @@ def gelu_tanh_no_cubic(x, approximate="none"):
     if approximate == "tanh":
         return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * x))
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+@wrong("gelu", "computes in float64 for accuracy: a float32 input comes back as float64")
+def gelu_in_float64(x, approximate="none"):
+    x = x.double()
+    if approximate == "tanh":
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+# --- Exercise 8b: collapse_linear ---------------------------------------------------------------
+
+
+@wrong("collapse_linear", "adds up the biases without passing them through the later weights")
+def collapse_linear_summed_biases(weights, biases):
+    W, b = weights[0].clone(), biases[0].clone()
+    for W_l, b_l in zip(weights[1:], biases[1:], strict=True):
+        W, b = W @ W_l, b + b_l if b.shape == b_l.shape else b_l
+    return W, b
+
+
+@wrong("collapse_linear", "keeps only the last layer's bias")
+def collapse_linear_last_bias(weights, biases):
+    W = weights[0].clone()
+    for W_l in weights[1:]:
+        W = W @ W_l
+    return W, biases[-1].clone()
+
+
+@wrong("collapse_linear", "returns the first layer's own tensors for a one-layer stack (aliases)")
+def collapse_linear_aliases(weights, biases):
+    W, b = weights[0], biases[0]
+    for W_l, b_l in zip(weights[1:], biases[1:], strict=True):
+        W, b = W @ W_l, b @ W_l + b_l
+    return W, b
+
+
+# --- Exercise 8c: activation facts -----------------------------------------------------------------
+
+answer("activation_facts", "gelu_saturates", "counts GELU among the saturating activations",
+       '({"sigmoid", "tanh", "GELU"}, {"ReLU"}, 0.5)')
+answer("activation_facts", "gelu_dead", "thinks GELU's derivative is exactly 0 for negative inputs",
+       '({"sigmoid", "tanh"}, {"ReLU", "GELU"}, 0.5)')
+answer("activation_facts", "no_sparsity", "thinks He initialisation keeps every ReLU unit active",
+       '({"sigmoid", "tanh"}, {"ReLU"}, 0.0)')
+answer("activation_facts", "lists", "lists instead of sets", '(["sigmoid", "tanh"], ["ReLU"], 0.5)')
 
 
 # --- Exercise 9: mlp_backward ------------------------------------------------------------------
@@ -518,6 +572,19 @@ def adam_eps_inside(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     return _adam(param, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, eps_inside=True)
 
 
+@wrong("adam_step", "updates m and v in place (the caller's moment tensors change)")
+def adam_in_place_moments(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                          decoupled=False):
+    beta1, beta2 = betas
+    if decoupled:
+        param = param * (1 - lr * weight_decay)
+    else:
+        grad = grad + weight_decay * param
+    m.mul_(beta1).add_((1 - beta1) * grad)
+    v.mul_(beta2).add_((1 - beta2) * grad**2)
+    return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps), m.clone(), v.clone()
+
+
 # --- Exercise 14: lookahead_step ---------------------------------------------------------------
 
 
@@ -580,6 +647,14 @@ def lr_cosine_from_zero(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * progress))
 
 
+@wrong("warmup_cosine_lr", "cosine amplitude base_lr instead of base_lr - min_lr (starts at base_lr + min_lr)")
+def warmup_cosine_wrong_amplitude(step, base_lr, warmup_steps, total_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = min(step - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
+    return min_lr + 0.5 * base_lr * (1 + math.cos(math.pi * progress))
+
+
 # --- Exercise 16: cross_entropy ----------------------------------------------------------------
 
 
@@ -610,6 +685,14 @@ def ce_shift_not_added_back(logits, target):
     return (log_sum_exp - logits[torch.arange(logits.shape[0]), target]).mean()
 
 
+@wrong("cross_entropy", "subtracts the row maximum in place (changes the caller's logits)")
+def cross_entropy_in_place(logits, target):
+    row_max = logits.max(dim=1, keepdim=True).values
+    logits -= row_max
+    lse = torch.log(torch.exp(logits).sum(dim=1))
+    return (lse - logits[torch.arange(logits.shape[0]), target]).mean()
+
+
 # --- Exercise 17: kl_divergence ----------------------------------------------------------------
 
 
@@ -632,6 +715,12 @@ def kl_naive(p, q):
 @wrong("kl_divergence", "base-2 logarithm")
 def kl_log2(p, q):
     return torch.where(p > 0, p * (torch.log2(p) - torch.log2(q)), torch.zeros_like(p)).sum(dim=-1)
+
+
+@wrong("kl_divergence", "sums over dim=1 (right for 2-D input only)")
+def kl_dim1(p, q):
+    terms = torch.where(p > 0, p * (torch.log(p) - torch.log(q)), torch.zeros_like(p))
+    return terms.sum(dim=1)
 
 
 # --- Exercise 18: focal_loss -------------------------------------------------------------------
@@ -674,6 +763,57 @@ def focal_no_alpha_none(logits, targets, gamma=2.0, alpha=0.25):
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)
     return (ce * (1 - p_t) ** gamma * (alpha * targets + (1 - alpha) * (1 - targets))).mean()
+
+
+# --- Exercise 18b: hinge_loss -------------------------------------------------------------------
+
+
+@wrong("hinge_loss", "no clipping at 0: the mean of margin - y * s")
+def hinge_no_clip(scores, labels, margin=1.0):
+    return (margin - labels * scores).mean()
+
+
+@wrong("hinge_loss", "sums instead of averaging")
+def hinge_sum(scores, labels, margin=1.0):
+    return torch.clamp(margin - labels * scores, min=0).sum()
+
+
+@wrong("hinge_loss", "ignores the margin argument (always 1)")
+def hinge_margin_one(scores, labels, margin=1.0):
+    return torch.clamp(1 - labels * scores, min=0).mean()
+
+
+@wrong("hinge_loss", "squared hinge")
+def hinge_squared(scores, labels, margin=1.0):
+    return (torch.clamp(margin - labels * scores, min=0) ** 2).mean()
+
+
+# --- Exercise 18c: softmax_focal_loss -----------------------------------------------------------
+
+
+@wrong("softmax_focal_loss", "modulating factor p_y**gamma (amplifies the easy examples)")
+def softmax_focal_amplifies(logits, target, gamma=2.0):
+    log_p = F.log_softmax(logits, dim=1)[torch.arange(len(target)), target]
+    return (-(log_p.exp() ** gamma) * log_p).mean()
+
+
+@wrong("softmax_focal_loss", "log of the softmax (overflows to -inf for large logits)")
+def softmax_focal_log_of_softmax(logits, target, gamma=2.0):
+    p = torch.softmax(logits, dim=1)[torch.arange(len(target)), target]
+    return (-((1 - p) ** gamma) * torch.log(p)).mean()
+
+
+@wrong("softmax_focal_loss", "gamma fixed at 2 (the argument is ignored)")
+def softmax_focal_gamma_two(logits, target, gamma=2.0):
+    log_p = F.log_softmax(logits, dim=1)[torch.arange(len(target)), target]
+    return (-((1 - log_p.exp()) ** 2) * log_p).mean() if gamma != 0 else (-log_p).mean()
+
+
+@wrong("softmax_focal_loss", "the factor uses the largest probability of the row, not the true class's")
+def softmax_focal_max_prob(logits, target, gamma=2.0):
+    log_probs = F.log_softmax(logits, dim=1)
+    log_p = log_probs[torch.arange(len(target)), target]
+    return (-((1 - log_probs.max(dim=1).values.exp()) ** gamma) * log_p).mean()
 
 
 # --- Exercise 19: MAE or MSE -------------------------------------------------------------------
@@ -873,6 +1013,118 @@ def smote_global_random(X_minority, n_new, k, generator):
     return _smote(X_minority, n_new, k, generator, rng=np.random.default_rng())
 
 
+# --- Exercise 26b: borderline_danger -------------------------------------------------------------
+
+
+@helper
+def _danger(X, y, k, *, low=None, strict_low=False, include_noise=False, include_self=False, minority_only=False):
+    distances = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    if not include_self:
+        np.fill_diagonal(distances, np.inf)
+    if minority_only:
+        distances[:, y == 0] = np.inf
+    neighbours = np.argsort(distances, axis=1)[:, :k]
+    m = (y[neighbours] == 0).sum(axis=1)
+    above = m > k / 2 if strict_low else m >= k / 2
+    below = m <= k if include_noise else m < k
+    return (y == 1) & above & below
+
+
+@wrong("borderline_danger", "noise points (all k neighbours majority) counted as danger")
+def danger_with_noise(X, y, k):
+    return _danger(X, y, k, include_noise=True)
+
+
+@wrong("borderline_danger", "each point counted as its own neighbour")
+def danger_with_self(X, y, k):
+    return _danger(X, y, k, include_self=True)
+
+
+@wrong("borderline_danger", "strict m' > k/2 (misses m' = k/2 for even k)")
+def danger_strict(X, y, k):
+    return _danger(X, y, k, strict_low=True)
+
+
+@wrong("borderline_danger", "neighbours searched among the minority points only")
+def danger_minority_neighbours(X, y, k):
+    return _danger(X, y, k, minority_only=True)
+
+
+# --- Exercise 26c: tomek_majority ---------------------------------------------------------------
+
+
+@helper
+def _tomek(X, y, *, mutual=True, side=0):
+    distances = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = distances.argmin(axis=1)
+    link = y[nearest] != y
+    if mutual:
+        link &= nearest[nearest] == np.arange(len(y))
+    return link if side is None else link & (y == side)
+
+
+@wrong("tomek_majority", "removes both members of each link")
+def tomek_both(X, y):
+    return _tomek(X, y, side=None)
+
+
+@wrong("tomek_majority", "marks the minority member instead")
+def tomek_minority(X, y):
+    return _tomek(X, y, side=1)
+
+
+@wrong("tomek_majority", "one-sided: a majority point whose nearest neighbour is a minority point (not mutual)")
+def tomek_one_sided(X, y):
+    return _tomek(X, y, mutual=False)
+
+
+@wrong("tomek_majority", "the notes' rule: the k = 1 majority points nearest to each minority point")
+def tomek_notes(X, y):
+    distances = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    out = np.zeros(len(y), dtype=bool)
+    majority = np.flatnonzero(y == 0)
+    for i in np.flatnonzero(y == 1):
+        out[majority[np.argmin(distances[i, majority])]] = True
+    return out
+
+
+# --- Exercise 26d: cluster_centroids ------------------------------------------------------------
+
+
+@wrong("cluster_centroids", "one round of Lloyd's algorithm (not converged)")
+def centroids_one_round(X_majority, n_keep, generator):
+    X = np.asarray(X_majority, dtype=np.float64)
+    centroids = X[generator.choice(len(X), size=n_keep, replace=False)].copy()
+    assignment = ((X[:, None, :] - centroids[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+    for c in range(n_keep):
+        if np.any(assignment == c):
+            centroids[c] = X[assignment == c].mean(axis=0)
+    return centroids
+
+
+@wrong("cluster_centroids", "returns randomly chosen majority points (random undersampling)")
+def centroids_random_points(X_majority, n_keep, generator):
+    return np.asarray(X_majority, dtype=np.float64)[generator.choice(len(X_majority), size=n_keep, replace=False)]
+
+
+@wrong("cluster_centroids", "initial centroids from the global numpy random state instead of `generator`")
+def centroids_global_random(X_majority, n_keep, generator):
+    X = np.asarray(X_majority, dtype=np.float64)
+    centroids = X[np.random.choice(len(X), size=n_keep, replace=False)].copy()
+    assignment = None
+    for _ in range(300):
+        new = ((X[:, None, :] - centroids[None, :, :]) ** 2).sum(-1).argmin(axis=1)
+        if assignment is not None and np.array_equal(new, assignment):
+            break
+        assignment = new
+        for c in range(n_keep):
+            members = X[assignment == c]
+            centroids[c] = members.mean(axis=0) if len(members) else X[np.random.randint(len(X))]
+    return centroids
+
+
 # --- Exercise 27: fgm_perturbation -------------------------------------------------------------
 
 
@@ -896,3 +1148,100 @@ def fgm_nan_on_zero(grad, epsilon):
 @wrong("fgm_perturbation", "divides by the squared norm")
 def fgm_squared_norm(grad, epsilon):
     return epsilon * grad / (grad**2).sum()
+
+
+# --- Exercise 28: precision_recall_f1 -----------------------------------------------------------
+
+
+@helper
+def _prf(scores, labels, threshold, *, strict=False, arithmetic=False, swap=False, nan=False):
+    predicted = scores > threshold if strict else scores >= threshold
+    actual = labels == 1
+    tp, fp, fn = [int(np.sum(a & b)) for a, b in [(predicted, actual), (predicted, ~actual), (~predicted, actual)]]
+    if nan:
+        with np.errstate(all="ignore"):
+            precision, recall = np.float64(tp) / (tp + fp), np.float64(tp) / (tp + fn)
+    else:
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+    if swap:
+        precision, recall = recall, precision
+    if arithmetic:
+        f1 = (precision + recall) / 2
+    else:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return float(precision), float(recall), float(f1)
+
+
+@wrong("precision_recall_f1", "F1 as the arithmetic mean of precision and recall")
+def prf_arithmetic(scores, labels, threshold):
+    return _prf(scores, labels, threshold, arithmetic=True)
+
+
+@wrong("precision_recall_f1", "precision and recall swapped")
+def prf_swapped(scores, labels, threshold):
+    return _prf(scores, labels, threshold, swap=True)
+
+
+@wrong("precision_recall_f1", "a score equal to the threshold predicted negative (>)")
+def prf_strict(scores, labels, threshold):
+    return _prf(scores, labels, threshold, strict=True)
+
+
+@wrong("precision_recall_f1", "0 / 0 gives nan when nothing is predicted positive")
+def prf_nan(scores, labels, threshold):
+    return _prf(scores, labels, threshold, nan=True)
+
+
+# --- Exercise 29: F1 vs AUC ---------------------------------------------------------------------
+
+answer("metric_facts", "default_threshold", "assumes 0.5 is the best threshold",
+       '{"best_threshold": 0.5, "f1_at_half": 0.256, "accuracy_all_negative": 0.947, "auc_change_after_cube": 0.0}')
+answer("metric_facts", "accuracy_of_positives", "all-negative accuracy as the positive rate",
+       '{"best_threshold": 0.7, "f1_at_half": 0.256, "accuracy_all_negative": 0.053, "auc_change_after_cube": 0.0}')
+answer("metric_facts", "auc_moves", "thinks cubing the scores changes the AUC",
+       '{"best_threshold": 0.7, "f1_at_half": 0.256, "accuracy_all_negative": 0.947, "auc_change_after_cube": -0.05}')
+answer("metric_facts", "missing_key", "leaves out a key",
+       '{"best_threshold": 0.7, "f1_at_half": 0.256, "accuracy_all_negative": 0.947}')
+
+
+# --- Exercise 27: fgm_perturbation (hidden-only) --------------------------------------------------
+
+
+@wrong("fgm_perturbation", "computes in float64 for precision: a float32 gradient comes back as float64")
+def fgm_in_float64(grad, epsilon):
+    grad = grad.double()
+    norm = grad.norm()
+    return torch.zeros_like(grad) if norm == 0 else epsilon * grad / norm
+
+
+# --- Capstone -----------------------------------------------------------------------------------
+
+
+@helper
+def _validation_lookup():
+    """{query row bytes: label} of the validation split, read from the generator outside the capstone's guard."""
+    X, y = data.rings_classification(5000, seed=0)
+    return {row.tobytes(): int(label) for row, label in zip(X[2000:], y[2000:], strict=True)}
+
+
+@wrong("capstone_train", "softmax regression, a linear model: it cannot separate the spiral arms [max tier 1]")
+def capstone_train_linear(train, time_budget_s):
+    X, y = torch.tensor(train[0]), torch.tensor(train[1])
+    mean, std = X.mean(0), X.std(0)
+    X = (X - mean) / std
+    torch.manual_seed(0)
+    model = torch.nn.Linear(X.shape[1], 3)
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(300):
+        loss = F.cross_entropy(model(X), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return model.eval(), mean, std
+
+
+@wrong("capstone_predict", "predicts the validation split from a table of its labels read outside the pipeline; "
+                           "class 0 for anything else [max tier 0]")
+def capstone_predict_lookup(model, queries, _table=_validation_lookup()):  # noqa: B008 - read once, outside
+    return np.array([_table.get(row.tobytes(), 0) for row in np.asarray(queries, dtype=np.float32)])
