@@ -6,12 +6,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tests.right_answers import right
+from tests.right_answers import answer, right
 
 EXEMPT = {
-    "why_b_zero": "a concept question with one right letter",
-    "lora_budget": "a single number",
-    "beta_effect": "a concept question with one right letter",
+    "first_step_grads": "a concept question with one right pair of sets",
+    "self_supervised": "one right tensor and one right set",
     "kl_penalty_reason": "a concept question with one right letter",
     "onerec_pairs": "a concept question with one right letter",
     "regime_answers": "a concept question with one right mapping and set",
@@ -21,8 +20,8 @@ EXEMPT = {
 
 @right("build_sft_example", "torch.cat of prompt, response and padding, lists for the mask")
 def build_sft_example_cat(prompt_ids, response_ids, pad_id, max_len):
-    if response_ids.numel() > max_len:
-        raise ValueError("the response does not fit")
+    if prompt_ids.numel() < 1 or response_ids.numel() + 1 > max_len:
+        raise ValueError("at least one prompt token and the whole response must fit")
     room = max_len - response_ids.numel()
     prompt = prompt_ids[-room:] if room > 0 else prompt_ids[:0]
     padding = torch.full((max_len - prompt.numel() - response_ids.numel(),), pad_id, dtype=torch.int64)
@@ -143,3 +142,69 @@ class MoELoRALinearLoop(nn.Module):
         for k in range(self.lora_A.shape[0]):
             out = out + self.scaling * gate[..., k:k + 1] * ((x @ self.lora_A[k].T) @ self.lora_B[k].T)
         return out
+
+
+@right("MoELoRALinear", "the gate broadcast to every token before it is stored (last_gate of shape (N, T, K))")
+class MoELoRALinearBroadcastGate(nn.Module):
+    def __init__(self, base, n_experts, r, alpha):
+        super().__init__()
+        for p in base.parameters():
+            p.requires_grad = False
+        self.base = base
+        d_in, d_out, rank = base.in_features, base.out_features, r // n_experts
+        bound = 1 / math.sqrt(d_in)
+        self.lora_A = nn.Parameter(torch.empty(n_experts, rank, d_in, dtype=base.weight.dtype).uniform_(-bound, bound))
+        self.lora_B = nn.Parameter(torch.zeros(n_experts, d_out, rank, dtype=base.weight.dtype))
+        self.gate = nn.Linear(d_in, n_experts, dtype=base.weight.dtype)
+        self.scaling = alpha / r
+        self.last_gate = None
+
+    def forward(self, x, gate_input=None):
+        logits = self.gate(x if gate_input is None else gate_input)
+        gate = torch.softmax(logits, dim=-1).expand(*x.shape[:-1], logits.shape[-1])
+        self.last_gate = gate.detach().clone()
+        paths = torch.stack([(x @ self.lora_A[k].T) @ self.lora_B[k].T for k in range(self.lora_A.shape[0])], dim=-2)
+        return self.base(x) + self.scaling * (gate[..., None] * paths).sum(dim=-2)
+
+
+answer("lora_budget", "three_figures", "the share written to three significant figures",
+       "65536\nlora_share = 0.00391")
+answer("beta_kls", "log_space", "the optimum in log space (log_softmax of log pi_ref + r / beta), a loop",
+       "[]\nfor _b in TOY_BETAS:\n    _log_opt = torch.log_softmax(TOY_REF.log() + TOY_REWARD / _b, dim=0)\n"
+       "    beta_kls.append(float((_log_opt.exp() * (_log_opt - TOY_REF.log())).sum()))")
+answer("pretraining_targets", "list_of_ints", "the targets built from a list, and a frozenset",
+       "torch.tensor(corpus[0].tolist()[1:])\npretraining_teaches = frozenset(['next_tokens'])")
+
+
+@right("capstone_train", "DPO written differently: a fresh CausalLM loaded with the SFT weights, log-probabilities "
+                         "by cross_entropy, a softplus loss, eval mode (the reference's recipe: Adam, beta 0.4, 100 "
+                         "steps of 128 pairs)")
+def capstone_train_adam(train, time_budget_s):
+    from course.lm import CausalLM
+
+    sft = train.sft_policy
+    policy = CausalLM(train.vocab_size, train.prompt_len + train.slate_len, d_model=32, n_heads=2, n_layers=2, d_ff=64)
+    policy.load_state_dict(sft.state_dict())
+    policy.requires_grad_(True)
+    start = train.prompt_len - 1
+
+    def logp(model, ids):
+        logits = model(ids)[:, start:-1]
+        nll = F.cross_entropy(logits.transpose(1, 2), ids[:, start + 1:], reduction="none")
+        return -nll.sum(dim=1)
+
+    with torch.no_grad():
+        ref = logp(sft, torch.cat([train.chosen, train.rejected]))
+    n = len(train.chosen)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(100):
+        rows = torch.randperm(n, generator=g)[:128]
+        both = torch.cat([train.chosen[rows], train.rejected[rows]])
+        lp = logp(policy, both) - torch.cat([ref[:n][rows], ref[n:][rows]])
+        loss = F.softplus(-0.4 * (lp[:128] - lp[128:])).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    policy.eval()
+    return policy

@@ -71,6 +71,34 @@ def build_sft_example_mask_by_value(prompt_ids, response_ids, pad_id, max_len):
     return ids, mask
 
 
+@wrong("build_sft_example", "the old contract: the response may fill max_len, leaving no prompt token (position 0)")
+def build_sft_example_no_prompt_token(prompt_ids, response_ids, pad_id, max_len):
+    if len(response_ids) > max_len:
+        raise ValueError("response too long")
+    prompt_ids = prompt_ids[max(0, len(prompt_ids) - (max_len - len(response_ids))):]
+    ids = torch.full((max_len,), pad_id, dtype=torch.int64)
+    n = len(prompt_ids)
+    ids[:n] = prompt_ids
+    ids[n:n + len(response_ids)] = response_ids
+    mask = torch.zeros(max_len, dtype=torch.bool)
+    mask[n:n + len(response_ids)] = True
+    return ids, mask
+
+
+@wrong("build_sft_example", "checks that the response leaves room for a prompt token, but accepts an empty prompt")
+def build_sft_example_empty_prompt(prompt_ids, response_ids, pad_id, max_len):
+    if len(response_ids) >= max_len:
+        raise ValueError("no room for a prompt token")
+    prompt_ids = prompt_ids[max(0, len(prompt_ids) - (max_len - len(response_ids))):]
+    ids = torch.full((max_len,), pad_id, dtype=torch.int64)
+    n = len(prompt_ids)
+    ids[:n] = prompt_ids
+    ids[n:n + len(response_ids)] = response_ids
+    mask = torch.zeros(max_len, dtype=torch.bool)
+    mask[n:n + len(response_ids)] = True
+    return ids, mask
+
+
 @wrong("build_sft_example", "no ValueError for a response longer than max_len (it is silently cut)")
 def build_sft_example_no_error(prompt_ids, response_ids, pad_id, max_len):
     response_ids = response_ids[:max_len]
@@ -281,6 +309,25 @@ class LoRALinearMergeInPlace(nn.Module):
         return self.base
 
 
+@wrong("LoRALinear", "merge() hands the base's bias Parameter to the merged layer (shared, not copied)")
+class LoRALinearMergeSharesBias(nn.Module):
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        _lora_setup(self, base, r, alpha)
+
+    def forward(self, x):
+        return _lora_forward(self, x)
+
+    def merge(self):
+        merged = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None,
+                           dtype=self.base.weight.dtype)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
+        if self.base.bias is not None:
+            merged.bias = self.base.bias
+        return merged
+
+
 @wrong("LoRALinear", "A and B always float32, whatever the base layer's dtype")
 class LoRALinearFloat32(nn.Module):
     def __init__(self, base, r, alpha):
@@ -294,10 +341,15 @@ class LoRALinearFloat32(nn.Module):
         return _lora_merge(self)
 
 
-answer("why_b_zero", "sparse", "thinks B = 0 makes the update sparse", '"A"')
-answer("why_b_zero", "symmetric", "thinks either matrix may be the zero one, or both", '"B"')
-answer("why_b_zero", "halves", "thinks B = 0 halves the trainable parameters", '"D"')
-answer("why_b_zero", "lowercase", "answers in lower case", '"c"')
+answer("first_step_grads", "both_zero_trains", "thinks both matrices train from zero (a gradient needs the other "
+       "matrix to be non-zero)",
+       '{"both_zero": {"A", "B"}, "peft": {"A", "B"}, "both_random": {"A", "B"}}\n'
+       'starts_at_pretrained = {"both_zero", "peft"}')
+answer("first_step_grads", "A_trains_first", "thinks A (the random one) gets the first gradient",
+       '{"both_zero": set(), "peft": {"A"}, "both_random": {"A", "B"}}\nstarts_at_pretrained = {"both_zero", "peft"}')
+answer("first_step_grads", "random_starts_at_pretrained", "thinks every initialisation starts at the pre-trained model",
+       '{"both_zero": set(), "peft": {"B"}, "both_random": {"A", "B"}}\n'
+       'starts_at_pretrained = {"both_zero", "peft", "both_random"}')
 
 answer("lora_budget", "only_A", "counts A only", "8 * 4096\nlora_share = lora_budget / 4096**2")
 answer("lora_budget", "full_matrix", "counts the full update matrix B @ A", "4096 * 4096\nlora_share = 1.0")
@@ -320,6 +372,11 @@ def reward_model_loss_naive(r_chosen, r_rejected):
 @wrong("reward_model_loss", "sum over pairs instead of the mean")
 def reward_model_loss_sum(r_chosen, r_rejected):
     return -F.logsigmoid(r_chosen - r_rejected).sum()
+
+
+@wrong("reward_model_loss", "computes in float32 whatever the inputs' dtype")
+def reward_model_loss_float32(r_chosen, r_rejected):
+    return -F.logsigmoid((r_chosen - r_rejected).float()).mean()
 
 
 @wrong("reward_model_loss", "minimises -sigmoid(margin) instead of -log sigmoid(margin)")
@@ -463,6 +520,12 @@ def ppo_clip_objective_unclipped(logp_new, logp_old, advantages, clip_eps):
     return (torch.exp(logp_new - logp_old) * advantages).mean()
 
 
+@wrong("ppo_clip_objective", "clips the ratio only from above (torch.clamp(ratio, max=1 + eps))")
+def ppo_clip_objective_upper_only(logp_new, logp_old, advantages, clip_eps):
+    ratio = torch.exp(logp_new - logp_old)
+    return torch.min(ratio * advantages, torch.clamp(ratio, max=1 + clip_eps) * advantages).mean()
+
+
 @wrong("ppo_clip_objective", "ratio of log-probabilities instead of probabilities")
 def ppo_clip_objective_log_ratio(logp_new, logp_old, advantages, clip_eps):
     ratio = logp_new / logp_old
@@ -542,15 +605,21 @@ def dpo_loss_sum(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta):
 
 # --- Concept checks of Section 7 ----------------------------------------------------------------
 
-answer("beta_effect", "learning_rate", "thinks beta is a learning rate", '"A"')
-answer("beta_effect", "scale_only", "thinks beta only rescales the loss", '"B"')
-answer("beta_effect", "label_noise", "thinks beta is the annotators' accuracy", '"D"')
+answer("beta_kls", "kl_the_wrong_way", "computes KL(pi_ref || pi*) instead of KL(pi* || pi_ref)",
+       "[float((TOY_REF * (TOY_REF / (TOY_REF * torch.exp(TOY_REWARD / b) / "
+       "(TOY_REF * torch.exp(TOY_REWARD / b)).sum())).log()).sum()) for b in TOY_BETAS]")
+answer("beta_kls", "reward_times_beta", "puts beta in the numerator: pi_ref * exp(beta * r)",
+       "[float(((TOY_REF * torch.exp(b * TOY_REWARD)) / (TOY_REF * torch.exp(b * TOY_REWARD)).sum() * "
+       "((TOY_REF * torch.exp(b * TOY_REWARD)) / (TOY_REF * torch.exp(b * TOY_REWARD)).sum() / TOY_REF).log()).sum()) "
+       "for b in TOY_BETAS]")
+answer("beta_kls", "unnormalised", "forgets the normaliser Z",
+       "[float((TOY_REF * torch.exp(TOY_REWARD / b) * torch.exp(TOY_REWARD / b).log()).sum()) for b in TOY_BETAS]")
 
 answer("kl_penalty_reason", "momentum", "thinks the penalty speeds up PPO", '"A"')
-answer("kl_penalty_reason", "normalisation", "thinks the penalty normalises the scores", '"C"')
-answer("kl_penalty_reason", "perfect_rm", "thinks the penalty matters only for a perfect reward model", '"D"')
+answer("kl_penalty_reason", "normalisation", "thinks the penalty normalises the scores", '"B"')
+answer("kl_penalty_reason", "perfect_rm", "thinks the penalty matters only for a perfect reward model", '"C"')
 
-answer("onerec_pairs", "notes_first_statement", "the notes' first statement: DPO trains with a reward model", '"A"')
+answer("onerec_pairs", "notes_first_statement", "the notes' first statement: DPO trains with a reward model", '"B"')
 answer("onerec_pairs", "no_reference", "thinks the reward model replaces the reference", '"C"')
 answer("onerec_pairs", "ppo", "thinks OneRec uses PPO", '"D"')
 
@@ -569,6 +638,13 @@ answer("llm_rec_kind", "reranking_view", "calls generation enhanced",
 answer("llm_rec_kind", "all_centric", "thinks any use of an LLM makes it LLM-centric",
        '{"item_text_embeddings": "centric", "generate_items": "centric", "fill_attributes": "centric", '
        '"conversation": "centric"}')
+
+answer("pretraining_targets", "no_shift", "takes the whole sequence as its own targets (no shift by one)",
+       'corpus[0].clone()\npretraining_teaches = {"next_tokens"}')
+answer("pretraining_targets", "inputs_as_targets", "takes the inputs (all but the last token) as the targets",
+       'corpus[0, :-1].clone()\npretraining_teaches = {"next_tokens"}')
+answer("pretraining_targets", "format_from_pretraining", "thinks pre-training also teaches the prompt format",
+       'corpus[0, 1:].clone()\npretraining_teaches = {"next_tokens", "demonstrations"}')
 
 # --- Exercise 10: MoELoRALinear -----------------------------------------------------------------
 
@@ -658,3 +734,76 @@ class MoELoRALinearExpertScaling(nn.Module):
 
     def forward(self, x, gate_input=None):
         return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1))
+
+
+@wrong("MoELoRALinear", "last_gate stored without detach (it keeps the graph)")
+class MoELoRALinearAttachedGate(nn.Module):
+    def __init__(self, base, n_experts, r, alpha):
+        super().__init__()
+        _moe_setup(self, base, n_experts, r, alpha)
+
+    def forward(self, x, gate_input=None):
+        gate = torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1)
+        out = _moe_forward(self, x, gate)
+        self.last_gate = gate
+        return out
+
+
+@wrong("MoELoRALinear", "one A drawn once and copied into every expert")
+class MoELoRALinearCopiedA(nn.Module):
+    def __init__(self, base, n_experts, r, alpha):
+        super().__init__()
+        _moe_setup(self, base, n_experts, r, alpha)
+        with torch.no_grad():
+            self.lora_A.copy_(self.lora_A[:1].expand_as(self.lora_A))
+
+    def forward(self, x, gate_input=None):
+        return _moe_forward(self, x, torch.softmax(self.gate(x if gate_input is None else gate_input), dim=-1))
+
+
+# --- Capstone (at most three pipelines here; more in tools/capstone_pipelines/07_alignment.py) ---------------
+
+
+@wrong("capstone_train", "returns the SFT policy untrained [max tier 0]")
+def capstone_train_untrained(train, time_budget_s):
+    return train.sft_policy
+
+
+@wrong("capstone_train", "no training: the SFT policy sampled at temperature 0.5 [max tier 1]")
+def capstone_train_temperature(train, time_budget_s):
+    class Tempered(nn.Module):
+        def __init__(self, policy):
+            super().__init__()
+            self.policy = policy
+
+        def forward(self, ids):
+            return self.policy(ids) / 0.5
+
+    return Tempered(train.sft_policy)
+
+
+@wrong("capstone_train", "DPO with chosen and rejected swapped [max tier 0]")
+def capstone_train_swapped(train, time_budget_s):
+    import copy
+
+    n_prompt, beta = train.prompt_len, 0.5
+
+    def slate_logprob(model, ids):
+        log_probs = torch.log_softmax(model(ids)[:, n_prompt - 1:-1], dim=-1)
+        return log_probs.gather(-1, ids[:, n_prompt:, None]).squeeze(-1).sum(-1)
+
+    good, bad = train.rejected, train.chosen  # the mistake
+    with torch.no_grad():
+        ref_good, ref_bad = slate_logprob(train.sft_policy, good), slate_logprob(train.sft_policy, bad)
+    policy = copy.deepcopy(train.sft_policy).requires_grad_(True)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3, weight_decay=0.0)
+    order = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        rows = torch.randint(len(good), (64,), generator=order)
+        logps = slate_logprob(policy, torch.cat([good[rows], bad[rows]]))
+        margin = (logps[:64] - ref_good[rows]) - (logps[64:] - ref_bad[rows])
+        loss = -F.logsigmoid(beta * margin).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return policy.requires_grad_(False)
