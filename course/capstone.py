@@ -12,7 +12,8 @@ scores and prints a small report, and :func:`require` is what a tier's test cell
 Runs are memoised on (spec, seed, the two function objects): every tier cell of one split trains once.
 While the student's code runs, the data-set generators of ``course.data`` refuse to work (the capstone
 gets its data as arguments; training on extra draws from the generator would be training on the test
-distribution's source), and a hard limit of ``grace * budget_s`` seconds stops a run that overruns.
+distribution's source), and a hard limit of ``grace * budget_s`` seconds of CPU time (per thread the process may use) stops a
+run that overruns, whatever else the machine is doing.
 An exception, an overrun or a metric that is not a finite number scores tier 0 with a message that
 says which.
 """
@@ -140,32 +141,39 @@ def _data_generators_blocked():
             setattr(module, name, obj)
 
 
+def _threads():
+    torch = sys.modules.get("torch")
+    return max(1, torch.get_num_threads()) if torch is not None else 1
+
+
 @contextlib.contextmanager
 def _hard_limit(seconds):
-    """Raise OverBudget in the running code after ``seconds`` (main thread, POSIX); elsewhere the
-    elapsed time is checked afterwards only."""
+    """Raise OverBudget in the running code once it has used ``seconds`` of CPU time per thread it may
+    use (SIGPROF counts the process's CPU time over all its threads). CPU time, not wall-clock time: on
+    a busy grading machine a pipeline waits for the cores without using its budget. Main thread, POSIX
+    only; elsewhere the wall-clock time is checked afterwards."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
-        yield
+        yield False
         return
 
     def stop(signum, frame):
         raise OverBudget(f"stopped after {seconds:.0f} s")
 
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, seconds * _threads())
     try:
-        yield
+        yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def _student_call(fn, args, limit, what):
     """``(value, seconds, error, details)`` of calling the student's ``fn`` under the guards."""
     started = time.perf_counter()
     try:
-        with _data_generators_blocked(), _hard_limit(limit):
+        with _data_generators_blocked(), _hard_limit(limit) as enforced:
             value = fn(*args)
     except OverBudget:
         stopped = f"{what} ran past the hard limit of {limit:.0f} s and was stopped"
@@ -174,7 +182,7 @@ def _student_call(fn, args, limit, what):
         details = "".join(traceback.format_exception(type(error), error, error.__traceback__.tb_next))
         return None, time.perf_counter() - started, f"{what} raised {type(error).__name__}: {error}", details
     seconds = time.perf_counter() - started
-    if seconds > limit:  # where no signal could stop it
+    if not enforced and seconds > limit:  # where no signal could stop it
         return None, seconds, f"{what} took {seconds:.1f} s, past the hard limit of {limit:.0f} s", ""
     return value, seconds, None, ""
 
