@@ -388,7 +388,7 @@ answer("cold_start_strategies", "hot_list_both", "a hot list over a new-item poo
        '("item", "both", "user", "item", "item", "both")')
 
 
-@right("capstone_train", "another architecture and optimiser: a GELU user tower, 48 dimensions, AdamW, batches of 2,048")
+@right("capstone_train", "another architecture and optimiser: GELU user tower, 48 dimensions, AdamW, batches of 2,048")
 def capstone_train_adamw(train, time_budget_s):
     torch.manual_seed(1)
     n_items, history_length = train["n_items"], 30
@@ -451,7 +451,7 @@ def pq_train_loops(items, n_subspaces, n_centroids, generator):
         for _ in range(10):
             labels = [min(range(n_centroids), key=lambda j: (float(((p - centres[j]) ** 2).sum()), j)) for p in block]
             for j in range(n_centroids):
-                members = [p for p, lab in zip(block, labels) if lab == j]
+                members = [p for p, lab in zip(block, labels, strict=True) if lab == j]
                 if members:
                     centres[j] = np.mean(members, axis=0)
         books[m] = centres

@@ -962,7 +962,7 @@ def hot_list_ties_reversed(item_ids, timestamps, now, half_life):
     return _hot(item_ids, timestamps, now, half_life, larger_first=True)
 
 
-@wrong("time_decayed_popularity", "lists the items with a positive total (a weight that underflows to 0 drops its item)")
+@wrong("time_decayed_popularity", "lists items with a positive total (an underflowing weight drops its item)")
 def hot_list_positive_only(item_ids, timestamps, now, half_life):
     item_ids = np.asarray(item_ids, dtype=np.int64)
     timestamps = np.asarray(timestamps, dtype=np.float64)
@@ -1249,12 +1249,6 @@ def capstone_train_no_log_q(train, time_budget_s):
 @wrong("capstone_train", "temperature 1: cosine logits in [-1, 1], the popularity prior dominates [max tier 1]")
 def capstone_train_tau_one(train, time_budget_s):
     return _capstone_two_tower(train, tau=1.0)
-
-
-@wrong("capstone_predict", "recommends items the user already took in training, which never count [max tier 2]")
-def capstone_predict_with_seen(model, queries):
-    scores = model["users"][queries] @ model["items"].T
-    return np.argsort(-scores, axis=1, kind="stable")[:, :50]
 
 
 # --- Exercises 16b and 16c: product quantisation --------------------------------------------------

@@ -62,8 +62,3 @@ def capstone_train_popularity(train, time_budget_s):
     counts = np.bincount(train["item"], minlength=train["n_items"]).astype(np.float64)
     seen = [train["item"][train["user"] == u] for u in range(train["n_users"])]
     return {"users": np.ones((train["n_users"], 1)), "items": (counts / counts.max())[:, None], "seen": seen}
-
-
-@wrong("capstone_train", "the id-only two tower of Section 5: blind to the items released after day 50 [max tier 2]")
-def capstone_train_ids_only(train, time_budget_s):
-    return _capstone_two_tower(train, content_features=False)
