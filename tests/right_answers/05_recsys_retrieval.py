@@ -12,7 +12,7 @@ import torch
 from scipy import optimize, special
 from sklearn.cluster import KMeans
 
-from tests.right_answers import right
+from tests.right_answers import answer, right
 
 
 @right("item_cf_recommend", "plain loops over items and a sort on (-score, id)")
@@ -347,3 +347,121 @@ def coverage_and_tail_share_sets(recommendations, popularity, tail_fraction):
 def ab_bucket_sha256(user_ids, salt, n_buckets):
     return np.array([int(hashlib.sha256(f"{salt}:{int(u)}".encode()).hexdigest(), 16) % n_buckets
                      for u in np.asarray(user_ids).ravel()], dtype=np.int64)
+
+
+@right("mmr_rerank", "the usual start: the most relevant item first for every lambda (also at lambda = 0)")
+def mmr_rerank_relevant_first(relevance, item_sim, lam, k):
+    relevance = np.asarray(relevance, dtype=np.float64)
+    item_sim = np.asarray(item_sim, dtype=np.float64)
+    n = relevance.size
+    if min(k, n) == 0:
+        return np.zeros(0, dtype=np.int64)
+    chosen = [int(np.argmax(relevance))]
+    penalty = item_sim[chosen[0]].copy()
+    while len(chosen) < min(k, n):
+        score = lam * relevance - (1 - lam) * penalty
+        score[chosen] = -np.inf
+        best = int(np.argmax(score))
+        chosen.append(best)
+        penalty = np.maximum(penalty, item_sim[best])
+    return np.array(chosen, dtype=np.int64)
+
+
+@right("fit_beta_prior", "Nelder-Mead on the MEAN negative log-likelihood from a method-of-moments start")
+def fit_beta_prior_mean_nelder_mead(clicks, impressions):
+    c = np.asarray(clicks, dtype=np.float64)
+    n = np.asarray(impressions, dtype=np.float64)
+    c, n = c[n > 0], n[n > 0]
+    m, v = (c / n).mean(), max((c / n).var(), 1e-12)
+    total = max(m * (1 - m) / v - 1, 1e-3)
+
+    def mean_nll(x):
+        a, b = np.exp(x)
+        return -(special.betaln(c + a, n - c + b) - special.betaln(a, b)).mean()
+
+    start = np.log([max(m * total, 1e-3), max((1 - m) * total, 1e-3)])
+    result = optimize.minimize(mean_nll, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-13})
+    return float(np.exp(result.x[0])), float(np.exp(result.x[1]))
+
+
+answer("cold_start_strategies", "hot_list_both", "a hot list over a new-item pool serves new items too: 'both'",
+       '("item", "both", "user", "item", "item", "both")')
+
+
+@right("capstone_train", "another architecture and optimiser: GELU user tower, 48 dimensions, AdamW, batches of 2,048")
+def capstone_train_adamw(train, time_budget_s):
+    torch.manual_seed(1)
+    n_items, history_length = train["n_items"], 30
+    users, items = np.asarray(train["user"]), np.asarray(train["item"])
+    starts = np.searchsorted(users, users)
+    rank = np.arange(len(users)) - starts
+    histories = np.full((len(users), history_length), n_items)
+    for lag in range(1, history_length + 1):
+        rows = np.flatnonzero(rank >= lag)
+        histories[rows, -lag] = items[rows - lag]
+    usable = rank > 0
+    H, targets = torch.from_numpy(histories[usable]), torch.from_numpy(items[usable])
+    frequency = np.bincount(items, minlength=n_items) + 1.0
+    log_q = torch.log(torch.from_numpy(frequency / frequency.sum()).float())
+    raw = torch.tensor(train["item_content"], dtype=torch.float32)
+    features = torch.zeros(n_items + 1, raw.shape[1])
+    features[:n_items] = (raw - raw.mean(0)) / raw.std(0)
+    content_map = torch.nn.Linear(raw.shape[1], 48)
+    id_table = torch.nn.Embedding(n_items + 1, 48)
+    torch.nn.init.normal_(id_table.weight, std=1e-3)
+    user_tower = torch.nn.Sequential(torch.nn.Linear(48, 96), torch.nn.GELU(), torch.nn.Linear(96, 48))
+    parameters = [*content_map.parameters(), *id_table.parameters(), *user_tower.parameters()]
+    optimiser = torch.optim.AdamW(parameters, lr=0.02, weight_decay=1e-4)
+
+    def embed(i):
+        return content_map(features[i]) + id_table(i)
+
+    def encode(h):
+        mask = (h != n_items).float().unsqueeze(-1)
+        return user_tower((embed(h) * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+
+    for _ in range(7):
+        for batch in torch.randperm(len(targets)).split(2048):
+            u = torch.nn.functional.normalize(encode(H[batch]), dim=-1)
+            v = torch.nn.functional.normalize(embed(targets[batch]), dim=-1)
+            logits = u @ v.T / 0.05 - log_q[targets[batch]].unsqueeze(0)
+            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    seen = [items[users == u] for u in range(train["n_users"])]
+    latest = np.full((train["n_users"], history_length), n_items)
+    for u, past in enumerate(seen):
+        tail = past[-history_length:]
+        if tail.size:
+            latest[u, history_length - tail.size:] = tail
+    with torch.no_grad():
+        return {"users": torch.nn.functional.normalize(encode(torch.from_numpy(latest)), dim=-1).numpy(),
+                "items": torch.nn.functional.normalize(embed(torch.arange(n_items)), dim=-1).numpy(), "seen": seen}
+
+
+@right("pq_train", "explicit loops over sub-spaces, iterations and points")
+def pq_train_loops(items, n_subspaces, n_centroids, generator):
+    X = np.asarray(items, dtype=np.float64)
+    width = X.shape[1] // n_subspaces
+    books = np.zeros((n_subspaces, n_centroids, width))
+    for m in range(n_subspaces):
+        block = X[:, m * width:(m + 1) * width]
+        centres = block[generator.choice(X.shape[0], n_centroids, replace=False)].copy()
+        for _ in range(10):
+            labels = [min(range(n_centroids), key=lambda j: (float(((p - centres[j]) ** 2).sum()), j)) for p in block]
+            for j in range(n_centroids):
+                members = [p for p, lab in zip(block, labels, strict=True) if lab == j]
+                if members:
+                    centres[j] = np.mean(members, axis=0)
+        books[m] = centres
+    return books
+
+
+@right("pq_asymmetric_distances", "reconstruct the items from their codes, then exact squared distances")
+def pq_asymmetric_distances_reconstruct(queries, codebooks, codes):
+    codes = np.asarray(codes)
+    books = np.asarray(codebooks, dtype=np.float64)
+    recon = np.concatenate([books[m][codes[:, m]] for m in range(books.shape[0])], axis=1)
+    q = np.asarray(queries, dtype=np.float64)
+    return (q**2).sum(1)[:, None] - 2 * q @ recon.T + (recon**2).sum(1)[None, :]

@@ -15,8 +15,9 @@ from tests.wrong_answers import answer, helper, wrong
 # --- Section 1: concept checks ---------------------------------------------------------------
 
 answer("retrieval_vs_ranking", "more_data", "thinks retrieval is fast because of more training data", '"A"')
-answer("retrieval_vs_ranking", "no_user", "thinks retrieval is not personalised", '"C"')
-answer("retrieval_vs_ranking", "lowercase", "answers in lower case", '"b"')
+answer("retrieval_vs_ranking", "no_user", "thinks retrieval is not personalised", '"B"')
+answer("retrieval_vs_ranking", "gpu", "thinks retrieval is fast because it runs on GPUs", '"D"')
+answer("retrieval_vs_ranking", "lowercase", "answers in lower case", '"c"')
 answer("search_rec_ads", "swapped", "swaps search and recommendation", '("A", "C", "B")')
 answer("search_rec_ads", "ads_as_search", "thinks advertising answers a query", '("C", "A", "C")')
 
@@ -30,15 +31,14 @@ def _cooccurrence(R):
     return co, np.diag(co).copy()
 
 
-@wrong("item_cf_similarity", "keeps the diagonal (each item is its own best neighbour)",
-       also_fails=("test_item_cf_recommend",))
+@wrong("item_cf_similarity", "keeps the diagonal (each item is its own best neighbour)")
 def item_cf_keeps_diagonal(R):
     co, n = _cooccurrence(R)
     denominator = np.sqrt(np.outer(n, n))
     return np.divide(co, denominator, out=np.zeros_like(co), where=denominator > 0)
 
 
-@wrong("item_cf_similarity", "divides by |U_a| |U_b| (no square root)", also_fails=("test_item_cf_recommend",))
+@wrong("item_cf_similarity", "divides by |U_a| |U_b| (no square root)")
 def item_cf_no_sqrt(R):
     co, n = _cooccurrence(R)
     denominator = np.outer(n, n)
@@ -47,7 +47,7 @@ def item_cf_no_sqrt(R):
     return S
 
 
-@wrong("item_cf_similarity", "Jaccard similarity |U_a & U_b| / |U_a | U_b|", also_fails=("test_item_cf_recommend",))
+@wrong("item_cf_similarity", "Jaccard similarity |U_a & U_b| / |U_a | U_b|")
 def item_cf_jaccard(R):
     co, n = _cooccurrence(R)
     union = n[:, None] + n[None, :] - co
@@ -56,7 +56,7 @@ def item_cf_jaccard(R):
     return S
 
 
-@wrong("item_cf_similarity", "np.asarray(R): breaks on scipy.sparse input", also_fails=("test_item_cf_recommend",))
+@wrong("item_cf_similarity", "np.asarray(R): breaks on scipy.sparse input")
 def item_cf_dense_only(R):
     X = np.asarray(R, dtype=np.float64)
     co = X.T @ X
@@ -79,6 +79,22 @@ def _recommend_from_scores(row, scores, k, *, include_seen=False, include_zero=F
     ids = -candidates if larger_id_first else candidates
     order = np.lexsort((ids, -scores[candidates]))
     return candidates[order][:k].astype(np.int64)
+
+
+@wrong("item_cf_recommend", "keeps every non-zero score (negative sums of signed similarities become candidates)")
+def item_cf_recommend_nonzero(R, S, user, k):
+    row = np.asarray(sp.csr_matrix(R)[user].todense(), dtype=np.float64).ravel()
+    scores = row @ np.asarray(S, dtype=np.float64)
+    candidates = np.flatnonzero((row == 0) & (scores != 0))
+    return candidates[np.lexsort((candidates, -scores[candidates]))][:k].astype(np.int64)
+
+
+@wrong("item_cf_recommend", "sums only the positive similarities (negative ones clipped to 0)")
+def item_cf_recommend_clipped(R, S, user, k):
+    row = np.asarray(sp.csr_matrix(R)[user].todense(), dtype=np.float64).ravel()
+    scores = row @ np.maximum(np.asarray(S, dtype=np.float64), 0.0)
+    candidates = np.flatnonzero((row == 0) & (scores > 0))
+    return candidates[np.lexsort((candidates, -scores[candidates]))][:k].astype(np.int64)
 
 
 @wrong("item_cf_recommend", "recommends items the user already interacted with")
@@ -250,28 +266,28 @@ def unigram_noise_not_renormalised(counts, power=0.75):
 # --- Exercise 6: sgns_loss -------------------------------------------------------------------
 
 
-@wrong("sgns_loss", "sum over the batch instead of the mean", also_fails=("test_nce_loss",))
+@wrong("sgns_loss", "sum over the batch instead of the mean")
 def sgns_loss_sum(center, context, negatives):
     positive = (center * context).sum(dim=-1)
     negative = torch.einsum("bkd,bd->bk", negatives, center)
     return -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(dim=-1)).sum()
 
 
-@wrong("sgns_loss", "no minus sign for the negatives: log sigma(+u_n.v_c)", also_fails=("test_nce_loss",))
+@wrong("sgns_loss", "no minus sign for the negatives: log sigma(+u_n.v_c)")
 def sgns_loss_negative_sign(center, context, negatives):
     positive = (center * context).sum(dim=-1)
     negative = torch.einsum("bkd,bd->bk", negatives, center)
     return -(F.logsigmoid(positive) + F.logsigmoid(negative).sum(dim=-1)).mean()
 
 
-@wrong("sgns_loss", "mean over the negatives instead of their sum", also_fails=("test_nce_loss",))
+@wrong("sgns_loss", "mean over the negatives instead of their sum")
 def sgns_loss_mean_negatives(center, context, negatives):
     positive = (center * context).sum(dim=-1)
     negative = torch.einsum("bkd,bd->bk", negatives, center)
     return -(F.logsigmoid(positive) + F.logsigmoid(-negative).mean(dim=-1)).mean()
 
 
-@wrong("sgns_loss", "-log(sigmoid(x)): infinite for dot products of -1000", also_fails=("test_nce_loss",))
+@wrong("sgns_loss", "-log(sigmoid(x)): infinite for dot products of -1000")
 def sgns_loss_unstable(center, context, negatives):
     positive = (center * context).sum(dim=-1)
     negative = torch.einsum("bkd,bd->bk", negatives, center)
@@ -315,6 +331,7 @@ def nce_loss_unstable(center, context, negatives, log_q, k):
 
 answer("cbow_vs_skipgram", "skipgram_faster", "thinks skip-gram is the faster one", '"B"')
 answer("cbow_vs_skipgram", "cbow_rare", "thinks CBOW is better for rare words", '"D"')
+answer("cbow_vs_skipgram", "same_model", "thinks the two cost the same", '"C"')
 answer("word2vec_drawbacks", "notes_only", "only the two drawbacks the notes name", '{"A", "B"}')
 answer("word2vec_drawbacks", "needs_labels", "thinks Word2Vec needs labels", '{"A", "B", "C", "D"}')
 
@@ -485,7 +502,8 @@ def in_batch_log_q_rows(user_emb, item_emb, temperature, item_log_q=None):
 
 answer("exposed_negatives", "best_everywhere", "the YouTube paragraph's view: exposed items are negatives everywhere",
        '"A"')
-answer("exposed_negatives", "retrieval_only", "swaps the stages", '"D"')
+answer("exposed_negatives", "retrieval_only", "swaps the stages", '"C"')
+answer("exposed_negatives", "neither", "thinks impressions cannot be used at all", '"B"')
 answer("low_activity_users", "never", "never sends low-activity users to the two tower", '"A"')
 answer("low_activity_users", "tower_wins", "assumes the tower wins by a wide margin", '"C"')
 
@@ -605,6 +623,15 @@ def spectral_isolated_nan(W, k, generator):
     return _spectral(W, k, generator, isolated_zero=False)
 
 
+@wrong("spectral_clustering", "calls scikit-learn's SpectralClustering, which the task forbids")
+def spectral_sklearn(W, k, generator):
+    from sklearn.cluster import SpectralClustering
+
+    seed = int(generator.integers(2**31 - 1))
+    W = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    return SpectralClustering(k, affinity="precomputed", random_state=seed).fit_predict(W).astype(np.int64)
+
+
 # --- Exercise 15: IVFIndex -------------------------------------------------------------------
 
 
@@ -684,6 +711,28 @@ class IVFIndexCountsItemsOnly:
         return _ivf_search(self, queries, k, n_probe, count_centroids=False)
 
 
+@wrong("IVFIndex", "5 Lloyd iterations instead of 10 (indistinguishable on converged blobs)")
+class IVFIndexFiveIterations:
+    def build(self, items, n_lists, generator):
+        return _ivf_build(self, items, n_lists, generator, n_iters=5)
+
+    def search(self, queries, k, n_probe):
+        return _ivf_search(self, queries, k, n_probe)
+
+
+@wrong("IVFIndex", "another initialisation: the first n_lists items of a permutation")
+class IVFIndexPermutationStart:
+    def build(self, items, n_lists, generator):
+        class _Permuting:  # generator.choice replaced by a permutation prefix
+            def choice(self, n, size, replace=False):
+                return generator.permutation(n)[:size]
+
+        return _ivf_build(self, items, n_lists, _Permuting())
+
+    def search(self, queries, k, n_probe):
+        return _ivf_search(self, queries, k, n_probe)
+
+
 # --- Exercise 16: greedy_graph_search --------------------------------------------------------
 
 
@@ -741,6 +790,39 @@ def graph_search_marks_late(neighbours, vectors, query, entry, ef, k):
 @wrong("greedy_graph_search", "does not count the entry's distance computation")
 def graph_search_no_entry_count(neighbours, vectors, query, entry, ef, k):
     return _graph_search(neighbours, vectors, query, entry, ef, k, count_entry=False)
+
+
+@wrong("greedy_graph_search", "compares distances only: exact ties keep the node found first, not the smaller id")
+def graph_search_distance_only(neighbours, vectors, query, entry, ef, k):
+    vectors = np.asarray(vectors, dtype=np.float64)
+    ef = max(ef, k)
+
+    def dist(node):
+        return float(((vectors[node] - query) ** 2).sum())
+
+    n_distances = 1
+    visited = {int(entry)}
+    candidates, results = [(dist(entry), int(entry))], [(dist(entry), int(entry))]
+    while candidates:
+        candidates.sort(key=lambda x: x[0])
+        current = candidates.pop(0)
+        if current[0] > max(d for d, _ in results):
+            break
+        for e in neighbours[current[1]]:
+            e = int(e)
+            if e in visited:
+                continue
+            visited.add(e)
+            d = dist(e)
+            n_distances += 1
+            farthest = max(results, key=lambda x: x[0])
+            if len(results) < ef or d < farthest[0]:
+                candidates.append((d, e))
+                results.append((d, e))
+                if len(results) > ef:
+                    results.remove(max(results, key=lambda x: x[0]))
+    results.sort(key=lambda x: x[0])
+    return np.array([i for _, i in results[:k]], dtype=np.int64), n_distances
 
 
 answer("vector_vs_rule", "notes_view", "thinks vector retrieval always needs the most compute (drops A)",
@@ -878,6 +960,19 @@ def hot_list_exp(item_ids, timestamps, now, half_life):
 @wrong("time_decayed_popularity", "ties broken by the larger item id")
 def hot_list_ties_reversed(item_ids, timestamps, now, half_life):
     return _hot(item_ids, timestamps, now, half_life, larger_first=True)
+
+
+@wrong("time_decayed_popularity", "lists items with a positive total (an underflowing weight drops its item)")
+def hot_list_positive_only(item_ids, timestamps, now, half_life):
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    timestamps = np.asarray(timestamps, dtype=np.float64)
+    keep = timestamps <= now
+    if not keep.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    totals = np.bincount(item_ids[keep], weights=0.5 ** ((now - timestamps[keep]) / half_life))
+    items = np.flatnonzero(totals > 0)
+    order = np.lexsort((items, -totals[items]))
+    return items[order], totals[items][order]
 
 
 # --- Exercise 20: cold_start_item_embedding --------------------------------------------------
@@ -1091,3 +1186,204 @@ def ab_bucket_shifted(user_ids, salt, n_buckets):
     shift = int.from_bytes(hashlib.md5(salt.encode()).digest()[:4], "big")
     return ((np.asarray(user_ids).ravel().astype(np.int64) * 7919 + shift) % n_buckets).astype(np.int64)
 
+
+
+# --- Capstone: two-tower retrieval (pipelines that must stay at or below their tier) --------------
+
+
+@helper
+def _capstone_two_tower(train, *, tau=0.05, log_q_correction=True, content_features=True, epochs=5):
+    history_length, dim = 20, 64
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    n_items = train["n_items"]
+    users, items = train["user"], train["item"]
+    position = np.arange(users.size) - np.searchsorted(users, users)
+    history = np.full((users.size, history_length), n_items)
+    for back in range(1, history_length + 1):
+        has = np.flatnonzero(position >= back)
+        history[has, history_length - back] = items[has - back]
+    X, Y = torch.from_numpy(history[position >= 1]), torch.from_numpy(items[position >= 1])
+    counts = np.bincount(items, minlength=n_items)
+    log_q = torch.from_numpy(np.log(np.maximum(counts, 1) / counts.sum())).float()
+    content = torch.from_numpy(train["item_content"]).float()
+    content = torch.cat([(content - content.mean(0)) / content.std(0), torch.zeros(1, content.shape[1])])
+    ids = torch.nn.Embedding(n_items + 1, dim)
+    linear = torch.nn.Linear(content.shape[1], dim, bias=False)
+    tower = torch.nn.Sequential(torch.nn.Linear(dim, dim), torch.nn.ReLU(), torch.nn.Linear(dim, dim))
+    if content_features:
+        torch.nn.init.zeros_(ids.weight)
+
+    def item_vectors(i):
+        return ids(i) + linear(content[i]) if content_features else ids(i)
+
+    def user_vectors(h):
+        real = (h < n_items).unsqueeze(-1).float()
+        return tower((item_vectors(h) * real).sum(1) / real.sum(1).clamp(min=1.0))
+
+    optimiser = torch.optim.Adam([*ids.parameters(), *linear.parameters(), *tower.parameters()], lr=0.03)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(Y), generator=generator).split(1024):
+            logits = F.normalize(user_vectors(X[batch]), dim=-1) @ F.normalize(item_vectors(Y[batch]), dim=-1).T / tau
+            if log_q_correction:
+                logits = logits - log_q[Y[batch]][None, :]
+            loss = F.cross_entropy(logits, torch.arange(len(batch)))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    seen = [items[users == u] for u in range(train["n_users"])]
+    last = np.full((train["n_users"], history_length), n_items)
+    for u, past in enumerate(seen):
+        if past.size:
+            last[u, -min(past.size, history_length):] = past[-history_length:]
+    with torch.no_grad():
+        return {"users": F.normalize(user_vectors(torch.from_numpy(last)), dim=-1).numpy(),
+                "items": F.normalize(item_vectors(torch.arange(n_items)), dim=-1).numpy(), "seen": seen}
+
+
+@wrong("capstone_train", "no logQ correction: popular items are pushed down as in-batch negatives [max tier 1]")
+def capstone_train_no_log_q(train, time_budget_s):
+    return _capstone_two_tower(train, log_q_correction=False)
+
+
+@wrong("capstone_train", "temperature 1: cosine logits in [-1, 1], the popularity prior dominates [max tier 1]")
+def capstone_train_tau_one(train, time_budget_s):
+    return _capstone_two_tower(train, tau=1.0)
+
+
+# --- Exercises 16b and 16c: product quantisation --------------------------------------------------
+
+
+@helper
+def _pq_kmeans(sub, centroids, n_iters):
+    for _ in range(n_iters):
+        assignment = np.argmin(((sub[:, None, :] - centroids[None, :, :]) ** 2).sum(-1), axis=1)
+        for j in range(len(centroids)):
+            if (assignment == j).any():
+                centroids[j] = sub[assignment == j].mean(axis=0)
+    return centroids
+
+
+@wrong("pq_train", "interleaved sub-spaces (columns m, m + M, ...) instead of consecutive blocks")
+def pq_train_interleaved(items, n_subspaces, n_centroids, generator):
+    items = np.asarray(items, dtype=np.float64)
+    books = []
+    for m in range(n_subspaces):
+        sub = items[:, m::n_subspaces]
+        books.append(_pq_kmeans(sub, sub[generator.choice(len(sub), n_centroids, replace=False)].copy(), 10))
+    return np.stack(books)
+
+
+@wrong("pq_train", "one draw of initial rows shared by all sub-spaces")
+def pq_train_shared_start(items, n_subspaces, n_centroids, generator):
+    items = np.asarray(items, dtype=np.float64)
+    width = items.shape[1] // n_subspaces
+    rows = generator.choice(len(items), n_centroids, replace=False)
+    return np.stack([_pq_kmeans(items[:, m * width:(m + 1) * width], items[rows, m * width:(m + 1) * width].copy(), 10)
+                     for m in range(n_subspaces)])
+
+
+@wrong("pq_train", "5 Lloyd iterations instead of 10")
+def pq_train_five_iterations(items, n_subspaces, n_centroids, generator):
+    items = np.asarray(items, dtype=np.float64)
+    width = items.shape[1] // n_subspaces
+    books = []
+    for m in range(n_subspaces):
+        sub = items[:, m * width:(m + 1) * width]
+        books.append(_pq_kmeans(sub, sub[generator.choice(len(sub), n_centroids, replace=False)].copy(), 5))
+    return np.stack(books)
+
+
+@wrong("pq_asymmetric_distances", "looks up every sub-space's table with the codes of sub-space 0")
+def pq_adc_first_column(queries, codebooks, codes):
+    queries = np.asarray(queries, dtype=np.float64)
+    M, _, width = codebooks.shape
+    tables = ((queries.reshape(len(queries), M, 1, width) - codebooks[None]) ** 2).sum(-1)
+    return sum(tables[:, m, np.asarray(codes)[:, 0]] for m in range(M))
+
+
+@wrong("pq_asymmetric_distances", "Euclidean, not squared, distances per sub-space")
+def pq_adc_unsquared(queries, codebooks, codes):
+    queries = np.asarray(queries, dtype=np.float64)
+    M, _, width = codebooks.shape
+    tables = np.sqrt(((queries.reshape(len(queries), M, 1, width) - codebooks[None]) ** 2).sum(-1))
+    return sum(tables[:, m, np.asarray(codes)[:, m]] for m in range(M))
+
+
+@wrong("pq_asymmetric_distances", "float32 distance tables (about 1e-7 relative error)")
+def pq_adc_float32(queries, codebooks, codes):
+    queries = np.asarray(queries, dtype=np.float32)
+    M, _, width = codebooks.shape
+    tables = ((queries.reshape(len(queries), M, 1, width) - codebooks[None].astype(np.float32)) ** 2).sum(-1)
+    return sum(tables[:, m, np.asarray(codes)[:, m]] for m in range(M)).astype(np.float64)
+
+
+# --- hidden-only mistakes of Exercises 5-7, 11 and 13 (their visible checks now name the classic bugs) ---
+
+
+@wrong("unigram_noise", "casts the counts to int (fractional counts truncated)")
+def unigram_noise_int_counts(counts, power=0.75):
+    counts = np.asarray(counts).astype(np.int64)
+    weights = np.where(counts > 0, counts.astype(np.float64) ** power, 0.0)
+    return weights / weights.sum()
+
+
+@wrong("sgns_loss", "computes in float32 whatever the input dtype")
+def sgns_loss_float32(center, context, negatives):
+    center, context, negatives = center.float(), context.float(), negatives.float()
+    positive = (center * context).sum(dim=-1)
+    negative = torch.einsum("bkd,bd->bk", negatives, center)
+    return -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(dim=-1)).mean()
+
+
+@wrong("nce_loss", "computes in float32 whatever the input dtype")
+def nce_loss_float32(center, context, negatives, log_q, k):
+    center, context, negatives, log_q = center.float(), context.float(), negatives.float(), log_q.float()
+    shift = log_q + float(np.log(k))
+    positive = (center * context).sum(dim=-1) - shift[:, 0]
+    negative = torch.einsum("bkd,bd->bk", negatives, center) - shift[:, 1:]
+    return -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(dim=-1)).mean()
+
+
+@wrong("in_batch_softmax_loss", "computes in float32 whatever the input dtype")
+def in_batch_float32(user_emb, item_emb, temperature, item_log_q=None):
+    logits = F.normalize(user_emb.float(), dim=-1) @ F.normalize(item_emb.float(), dim=-1).T / temperature
+    if item_log_q is not None:
+        logits = logits - item_log_q.float()[None, :]
+    return F.cross_entropy(logits, torch.arange(len(logits)))
+
+
+@wrong("bpr_loss", "computes in float32 whatever the input dtype")
+def bpr_loss_float32(pos_scores, neg_scores):
+    return F.softplus(neg_scores.float() - pos_scores.float()).mean()
+
+
+# --- Exercise 20b: creator_metrics ----------------------------------------------------------------
+
+
+@wrong("creator_metrics", "divides by the number of visits instead of the distinct active users")
+def creator_metrics_visits(active_users, post_authors):
+    n = len(active_users)
+    if n == 0:
+        return float("nan"), float("nan")
+    return float(len(set(np.asarray(post_authors).tolist())) / n), float(len(post_authors) / n)
+
+
+@wrong("creator_metrics", "penetration counts posts, not distinct authors")
+def creator_metrics_posts_as_authors(active_users, post_authors):
+    n = np.unique(np.asarray(active_users)).size
+    if n == 0:
+        return float("nan"), float("nan")
+    return float(len(post_authors) / n), float(len(post_authors) / n)
+
+
+@wrong("creator_metrics", "no active user gives (0.0, 0.0)")
+def creator_metrics_zero(active_users, post_authors):
+    n = max(np.unique(np.asarray(active_users)).size, 1)
+    return float(np.unique(np.asarray(post_authors)).size / n), float(len(post_authors) / n)
+
+
+answer("retrieval_practice", "boost_more", "thinks more boost for new items is always better",
+       '{"A", "B", "C", "D", "G", "I", "J", "K", "L", "M"}')
+answer("retrieval_practice", "pv_growth", "reads one channel's growing impression share as an overall gain",
+       '{"B", "C", "D", "F", "G", "I", "J", "K", "L", "M"}')
