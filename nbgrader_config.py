@@ -71,3 +71,6 @@ c.Sandbox.hidden_paths = [str(p) for p in {Path(c.Exchange.root) if "root" in c.
 # message first, indexes the page by exercise and renders math offline (MathML, no MathJax CDN).
 c.GenerateFeedback.preprocessors = grading.FEEDBACK_PREPROCESSORS
 c.GenerateFeedback.exporter_class = grading.FeedbackExporter
+
+# Formgrader's dialogs show the grading log from INFO up (the server's logger is at DEBUG).
+grading.quiet_formgrader_dialogs()

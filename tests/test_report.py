@@ -155,3 +155,25 @@ def test_prepare_releases_only_the_chapters_asked_for_and_respects_an_unrelease(
     _, released = pipeline.prepare(course, [CHAPTER], log=quiet)
     assert released == [], "prepare without --chapters must not undo an un-release"
     assert (course / "work").is_dir(), "fetched chapters go to work/, not beside source/"
+
+
+def test_formgrader_dialog_log_starts_at_info_even_when_the_server_logger_is_at_debug():
+    import logging
+
+    import nbgrader.apps.api as api
+
+    from course.grading import quiet_formgrader_dialogs
+
+    quiet_formgrader_dialogs()
+
+    class App:
+        log = logging.getLogger("course-test-serverapp")
+
+        def start(self):
+            self.log.debug("a DEBUG line")
+            self.log.info("an INFO line")
+
+    App.log.setLevel(logging.DEBUG)
+    result = api.capture_log(App())
+    assert "an INFO line" in result["log"] and "DEBUG" not in result["log"]
+    assert App.log.level == logging.DEBUG, "the server's own logger is left as it was"

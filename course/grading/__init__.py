@@ -15,6 +15,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from course.grading.feedback import FeedbackExporter, HideHiddenTests, ReadableFeedback
+from course.grading.formgrader import quiet_dialogs as quiet_formgrader_dialogs
 from course.grading.preprocessors import (
     AUTOGRADE_PREPROCESSORS,
     CLEARED_MARKER,
@@ -33,5 +34,5 @@ FEEDBACK_PREPROCESSORS = [GetGrades, HideHiddenTests, ReadableFeedback, CSSHTMLH
 __all__ = [
     "AUTOGRADE_PREPROCESSORS", "CLEARED_MARKER", "FEEDBACK_PREPROCESSORS", "FLAG_MARKER",
     "SANITIZE_PREPROCESSORS", "Execute", "FeedbackExporter", "HideHiddenTests", "ReadableFeedback",
-    "IntegrityCheck", "OverwriteCells", "unflag",
+    "IntegrityCheck", "OverwriteCells", "quiet_formgrader_dialogs", "unflag",
 ]
