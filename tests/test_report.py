@@ -177,3 +177,29 @@ def test_formgrader_dialog_log_starts_at_info_even_when_the_server_logger_is_at_
     result = api.capture_log(App())
     assert "an INFO line" in result["log"] and "DEBUG" not in result["log"]
     assert App.log.level == logging.DEBUG, "the server's own logger is left as it was"
+
+
+def test_autograde_summary_names_scores_flags_and_timeouts_and_nothing_to_grade_prints_no_bar():
+    from course.grading.parallel import Graded, Outcome, Summary
+
+    graded = [Graded(CHAPTER, "ann", True, ""), Graded(CHAPTER, "bob", True, "")]
+    outcomes = {"ann": Outcome(55, 55), "bob": Outcome(0, 55, flagged=True, timeouts=2, restarts=1, errors=27)}
+    text = "\n".join(Summary(graded, [], ["cy"], 12.0, "2 local processes", [], outcomes=outcomes).lines())
+    assert "Autograded 2 submission(s)" in text and "1 already graded" in text
+    ann = next(line for line in text.splitlines() if line.strip().startswith("ann"))
+    bob = next(line for line in text.splitlines() if line.strip().startswith("bob"))
+    assert "55 / 55" in ann and ann.rstrip().endswith("-")
+    assert "0 / 55" in bob and "FLAGGED" in bob and "2 cell(s) timed out" in bob and "kernel restarted 1x" in bob
+    assert "1 flagged by the integrity check, 3 cell(s) timed out or restarted the kernel" in text
+    empty = Summary([], [], ["ann"], 0.0, "no workers", []).lines()
+    assert empty == ["Nothing to grade: 1 submission(s) already graded (use --force to regrade)"]
+
+
+def test_autograde_with_nothing_collected_starts_no_workers_and_no_progress_bar(tmp_path, capsys):
+    from course.grading.parallel import autograde
+
+    course = pipeline.make_course(tmp_path / "course", [CHAPTER])
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    summary = autograde(course, CHAPTER)
+    assert summary.workers == "no workers" and not summary.graded
+    assert "autograde" not in capsys.readouterr().err, "no (empty) progress bar"

@@ -358,6 +358,8 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
     permissions = int(str(664 if coursedir.groupshared else 444), 8)
 
     started = time.perf_counter()
+    if not todo:  # no pool, no (empty) progress bar
+        return Summary([], [], skipped, time.perf_counter() - started, "no workers", lost, sandbox.describe())
     source_dir = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     shared = {"config": (course_dir / CONFIG).read_text(), "source": _read_tree(source_dir),
               "gradebook": _master_gradebook(course_dir)}
@@ -369,8 +371,6 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
             except MissingEntry:
                 previous[student] = None
 
-    if not todo:  # no pool, no (empty) progress bar
-        return Summary([], [], skipped, time.perf_counter() - started, "no workers", lost, sandbox.describe())
     executor, workers, client = _executor(jobs, scheduler)
     graded, failed = [], []
     try:
