@@ -30,12 +30,19 @@ class OwnerCheckedCollect(ExchangeCollect):
 
     def _sort_by_timestamp(self, records):
         genuine = [r for r in records if r.get("owner") == r["username"]]
+        if genuine:
+            for record in records:
+                if record not in genuine:
+                    self._refuse(record)
         return sorted(genuine or records, key=lambda item: item["timestamp"], reverse=True)
+
+    def _refuse(self, record):
+        self.log.warning("REFUSED %s: submitted as %s by the Unix user %s (not collected)",
+                         record["filename"], record["username"], record.get("owner"))
 
     def copy_files(self):
         refused = [r for r in self.src_records if r.get("owner") != r["username"]]
         for record in refused:
-            self.log.warning("REFUSED %s: submitted as %s by the Unix user %s (not collected)",
-                             record["filename"], record["username"], record.get("owner"))
+            self._refuse(record)
         self.src_records = [r for r in self.src_records if r not in refused]
         super().copy_files()

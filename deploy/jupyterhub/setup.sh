@@ -117,7 +117,10 @@ fi
 chmod 644 "$ROSTER"
 
 # --- the course directory: the instructor's alone --------------------------------------------------
-as_instructor() { runuser -u "$INSTRUCTOR" -- env HOME="/home/$INSTRUCTOR" PATH="$VENV/bin:$PATH" OMP_NUM_THREADS=1 "$@"; }
+as_instructor() {  # from a directory the instructor can enter (jupyter fails in an unreadable cwd)
+    (cd "/home/$INSTRUCTOR" && runuser -u "$INSTRUCTOR" -- env HOME="/home/$INSTRUCTOR" PATH="$VENV/bin:$PATH" \
+        OMP_NUM_THREADS=1 "$@")
+}
 mkdir -p "$COURSE/source" "$COURSE/release"
 cp "$REPO/nbgrader_config.py" "$COURSE/nbgrader_config.py"
 for chapter in ${CHAPTERS:-$(cd "$REPO/source" && ls -d */ | tr -d /)}; do
@@ -129,19 +132,25 @@ chown -R "$INSTRUCTOR:$INSTRUCTOR" "$COURSE"
 chmod 700 "$COURSE"
 mkdir -p "/home/$INSTRUCTOR/.jupyter"
 cat > "/home/$INSTRUCTOR/.jupyter/nbgrader_config.py" <<EOF
-# The instructor's Formgrader works on the course directory; collect refuses submissions handed in
+# The instructor's Formgrader works on the course directory (~/course links to $COURSE); collect refuses submissions handed in
 # under another student's name (course/grading/exchange.py).
 c = get_config()
-c.CourseDirectory.root = "$COURSE"
+c.CourseDirectory.root = "/home/$INSTRUCTOR/course"
 c.ExchangeFactory.collect = "course.grading.exchange.OwnerCheckedCollect"
 EOF
 chown -R "$INSTRUCTOR:$INSTRUCTOR" "/home/$INSTRUCTOR/.jupyter"
-as_instructor "$VENV/bin/jupyter" server extension enable --user nbgrader.server_extensions.formgrader >/dev/null 2>&1
+# Formgrader refuses a course directory outside the server's root (the home): reach it through a link.
+ln -sfn "$COURSE" "/home/$INSTRUCTOR/course"
+chown -h "$INSTRUCTOR:$INSTRUCTOR" "/home/$INSTRUCTOR/course"
+# (written directly: `jupyter server extension enable --user` validates by importing, which can time out)
+echo '{"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": true}}}' \
+    > "/home/$INSTRUCTOR/.jupyter/jupyter_server_config.json"
+chown "$INSTRUCTOR:$INSTRUCTOR" "/home/$INSTRUCTOR/.jupyter/jupyter_server_config.json"
 as_instructor "$VENV/bin/jupyter" labextension enable --level=user @jupyter/nbgrader:formgrader >/dev/null 2>&1
 as_instructor "$VENV/bin/jupyter" labextension enable --level=user @jupyter/nbgrader:create-assignment >/dev/null 2>&1
 # The roster in the gradebook, and every chapter recorded (not released: the instructor releases).
-(cd "$COURSE" && as_instructor "$VENV/bin/nbgrader" db student import "$ROSTER" >/dev/null 2>&1 || true)
-(cd "$COURSE" && as_instructor "$VENV/bin/python" -m course prepare --course-dir "$COURSE")
+as_instructor bash -c "cd '$COURSE' && nbgrader db student import '$ROSTER'" >/dev/null 2>&1 || true
+as_instructor bash -c "cd '$COURSE' && python -m course prepare --course-dir '$COURSE'"
 
 # The repository holds the solutions and hidden tests too (source/, and every version in git's
 # objects): other accounts must not read them. (The rest stays readable: grading kernels, which run
