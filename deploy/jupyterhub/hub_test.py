@@ -111,12 +111,13 @@ class User:
         self.name = name
         self.context = browser.new_context(viewport={"width": 1400, "height": 900})
         self.page = self.context.new_page()
+        self.page.set_default_timeout(300_000)
         self.page.goto(f"{BASE}/hub/login")
         self.page.fill("input#username_input", name)
         self.page.fill("input#password_input", password)
         self.page.click("#login_submit")
-        self.page.wait_for_url(f"**/user/{name}/lab**", timeout=180_000)
-        self.page.wait_for_selector(".jp-LauncherCard, .jp-Launcher", timeout=180_000)
+        self.page.wait_for_url(f"**/user/{name}/lab**", timeout=600_000)
+        self.page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=600_000)
         self.server = f"{BASE}/user/{name}"
 
     def xsrf(self):
@@ -143,7 +144,7 @@ class User:
 def open_assignment_list(user, shot=None):
     page = user.page
     page.goto(f"{user.server}/lab")
-    page.wait_for_selector(".jp-LauncherCard, .jp-Launcher", timeout=120_000)
+    page.wait_for_selector(".lm-MenuBar-itemLabel", timeout=600_000)
     page.click(".lm-MenuBar-itemLabel >> text=Nbgrader")
     page.click(".lm-Menu-itemLabel >> text=Assignment List")
     page.wait_for_selector("text=Released assignments", timeout=60_000)
@@ -317,6 +318,8 @@ def run(browser, pw):
               body.get("error", "")[-1500:] or body.get("log", "")[-1500:], fg)
         check(f"the autograde dialog of {name} has no DEBUG lines", "[DEBUG]" not in body.get("log", ""),
               body.get("log", "")[:500])
+        check(f"{name} graded fully contained (no 'CONTAINMENT LOST' in the log)",
+              "CONTAINMENT LOST" not in body.get("log", ""), body.get("log", "")[:800])
         check(f"no checksum warnings for {name}'s untouched test cells", "Attribute 'checksum'" not in body.get(
             "log", ""), body.get("log", "")[:800])
     log(f"autograde of two submissions: {time.perf_counter() - graded_at:.0f} s")

@@ -27,6 +27,8 @@ import hub_test  # noqa: E402
 from hub_test import BASE, CHAPTER, COURSE, EXCHANGE, HOME, INSTRUCTOR  # noqa: E402
 
 N = int(os.environ.get("HUB_BENCH_STUDENTS", "20"))
+AS_INSTRUCTOR = ["runuser", "-u", INSTRUCTOR, "--", "env", f"HOME=/home/{INSTRUCTOR}", f"USER={INSTRUCTOR}",
+                 f"PATH={HOME / 'venv' / 'bin'}:/usr/bin:/bin"]
 WINDOW = 60.0
 
 
@@ -121,7 +123,7 @@ def main():
     hub = hub_test.start_hub()
     try:
         # the instructor releases the chapter (as in Formgrader) and has earlier submissions to grade
-        released = subprocess.run(["runuser", "-u", INSTRUCTOR, "--", str(HOME / "venv" / "bin" / "python"), "-m",
+        released = subprocess.run([*AS_INSTRUCTOR, str(HOME / "venv" / "bin" / "python"), "-m",
                                    "course", "prepare", "--course-dir", str(COURSE), "--chapters", CHAPTER],
                                   capture_output=True, text=True, cwd=COURSE)
         print(released.stdout.strip())
@@ -150,9 +152,9 @@ def main():
         sampler.start()
         grader = None
         if list((COURSE / "submitted").glob(f"*/{CHAPTER}")):
-            grader = subprocess.Popen(["runuser", "-u", INSTRUCTOR, "--", "env", "OMP_NUM_THREADS=1",
-                                       str(HOME / "venv" / "bin" / "python"), "-m", "course", "autograde", CHAPTER,
-                                       "--force", "--jobs", "1", "--course-dir", str(COURSE)],
+            grader = subprocess.Popen([*AS_INSTRUCTOR, "OMP_NUM_THREADS=1", str(HOME / "venv" / "bin" / "python"),
+                                       "-m", "course", "autograde", CHAPTER, "--force", "--jobs", "1",
+                                       "--course-dir", str(COURSE)],
                                       cwd=COURSE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         window = time.perf_counter()
         workers = []
@@ -167,7 +169,7 @@ def main():
         stop.set()
         sampler.join()
 
-        collect = subprocess.run(["runuser", "-u", INSTRUCTOR, "--", str(HOME / "venv" / "bin" / "nbgrader"),
+        collect = subprocess.run([*AS_INSTRUCTOR, str(HOME / "venv" / "bin" / "nbgrader"),
                                   "collect", CHAPTER, "--update"], capture_output=True, text=True, cwd=COURSE)
         intact = sum(
             s.sha is not None and (COURSE / "submitted" / s.name / CHAPTER / f"{CHAPTER}.ipynb").exists()
