@@ -147,7 +147,7 @@ def tidy_error(output):
         if _CELL_FRAME.match(plain):
             frames.append(_PATH.sub("…", plain.rstrip()))
     where = ["", "Where it failed, in this notebook's cells:", *frames] if frames else []
-    output.traceback = [_PATH.sub("…", message), *where]
+    output.traceback = [message, *where]  # the message as raised (a student's own error may name a path)
     return output
 
 
