@@ -203,3 +203,23 @@ def test_autograde_with_nothing_collected_starts_no_workers_and_no_progress_bar(
     summary = autograde(course, CHAPTER)
     assert summary.workers == "no workers" and not summary.graded
     assert "autograde" not in capsys.readouterr().err, "no (empty) progress bar"
+
+
+def test_collect_refuses_a_submission_owned_by_another_account(caplog):
+    """On a hub, `USER=student2 nbgrader submit` by student1 yields a folder named for student2 but owned by
+    student1: it is never collected (student2's own latest submission is), and the log says so."""
+    import logging
+    from datetime import datetime
+
+    from course.grading.exchange import OwnerCheckedCollect
+
+    class Probe:
+        log = logging.getLogger("course-test-collect")
+        _refuse = OwnerCheckedCollect._refuse
+
+    own = {"username": "student2", "owner": "student2", "filename": "own", "timestamp": datetime(2026, 1, 1)}
+    fake = {"username": "student2", "owner": "student1", "filename": "fake", "timestamp": datetime(2026, 1, 2)}
+    with caplog.at_level(logging.WARNING, logger="course-test-collect"):
+        chosen = OwnerCheckedCollect._sort_by_timestamp(Probe(), [fake, own])
+    assert chosen[0] is own and fake not in chosen
+    assert "REFUSED fake: submitted as student2 by the Unix user student1" in caplog.text
