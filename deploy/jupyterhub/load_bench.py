@@ -111,14 +111,18 @@ def main():
         print("make hub-bench needs root")
         return 2
     setup = subprocess.run([str(hub_test.REPO / "deploy" / "jupyterhub" / "setup.sh"), "--demo-accounts", str(N),
-                            "--chapters", CHAPTER], capture_output=True, text=True)
-    if setup.returncode:
+                            "--chapters", CHAPTER], capture_output=True, text=True
+                           ) if not os.environ.get("HUB_TEST_SKIP_SETUP") else None
+    if setup and setup.returncode:
         print(setup.stdout, setup.stderr)
         return 1
     names = [f"student{i}" for i in range(1, N + 1)]
     for name in names:
         subprocess.run(["rm", "-rf", f"/home/{name}/{CHAPTER}"])
-    subprocess.run(["rm", "-rf", str(EXCHANGE / "inbound")])
+    # earlier submissions out of the way (the instructor's release made inbound/; keep the folder)
+    subprocess.run(["find", str(EXCHANGE / "inbound"), "-mindepth", "1", "-delete"])
+    if (EXCHANGE / "outbound").is_dir() and not (EXCHANGE / "inbound").is_dir():  # as nbgrader's release makes it
+        subprocess.run(["install", "-d", "-o", INSTRUCTOR, "-g", INSTRUCTOR, "-m", "733", str(EXCHANGE / "inbound")])
     passwords = hub_test.passwords()
     hub = hub_test.start_hub()
     try:
