@@ -2,7 +2,8 @@
 
 - ``stats(course_dir, chapter)``: for each exercise of a chapter, the distribution of scores over the
   submissions, and for each graded test cell (which holds the hidden tests) how many students fail it
-  and with which message, the most common first: what to re-teach. ``stats_figure`` draws it.
+  and with which message, the most common first: what to re-teach. A submission whose solution cell is
+  still the released stub counts as "not attempted", apart from the messages. ``stats_figure`` draws it.
 - ``export(course_dir, chapters, lms)``: one CSV row per student of the gradebook's roster, one column
   per exercise (and a total per chapter), in the columns Canvas or Moodle import. A missing submission
   is an empty cell, never a zero.
@@ -20,15 +21,14 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from course import notebooks
 
-NOT_ATTEMPTED = "NotImplementedError"
-
 
 @dataclass
 class TestStats:
     grade_id: str
     points: float
     failed: int = 0
-    messages: Counter = field(default_factory=Counter)  # first line of the failure -> students
+    not_attempted: int = 0  # failed with the solution cell left as released (the stub)
+    messages: Counter = field(default_factory=Counter)  # first line of an attempted failure -> students
 
 
 @dataclass
@@ -66,6 +66,15 @@ def _structure(course_dir, chapter):
     return notebooks.exercises(notebooks.read(path if path.exists() else notebooks.source_path(chapter)))
 
 
+def _stubs(course_dir, chapter):
+    """grade_id -> the released (stub) source of each solution cell."""
+    path = notebooks.release_path(chapter, course_dir)
+    path = path if path.exists() else notebooks.release_path(chapter)
+    if not path.exists():
+        return {}
+    return {notebooks.meta(c)["grade_id"]: c.source for c in notebooks.read(path).cells if notebooks.is_solution(c)}
+
+
 def _first_failure(cell):
     """The first line of a graded cell's failure message ('' when it has none)."""
     for output in cell.get("outputs", []):
@@ -81,6 +90,7 @@ def stats(course_dir, chapter):
     exercises = [ExerciseStats(e.name, e.points, tests=[TestStats(t.grade_id, t.points) for t in e.tests])
                  for e in _structure(course_dir, chapter)]
     students, totals, max_score = [], [], sum(e.points for e in exercises)
+    stubs = _stubs(course_dir, chapter)
     with Gradebook(_db(course_dir)) as gb:
         for submission in gb.assignment_submissions(chapter):
             try:
@@ -98,9 +108,15 @@ def stats(course_dir, chapter):
                 cells = {notebooks.meta(c).get("grade_id"): c for c in notebooks.read(path).cells}
             for exercise in exercises:
                 exercise.scores.append(sum(scores.get(t.grade_id, 0.0) for t in exercise.tests))
+                answer = cells.get(exercise.name)
+                untouched = answer is not None and exercise.name in stubs and \
+                    answer.source.strip() == stubs[exercise.name].strip()
                 for test in exercise.tests:
                     if scores.get(test.grade_id, 0.0) < test.points:
                         test.failed += 1
+                        if untouched:
+                            test.not_attempted += 1
+                            continue
                         message = _first_failure(cells.get(test.grade_id, {})) or "failed (no message)"
                         test.messages[message[:160]] += 1
     return ChapterStats(chapter, students, totals, max_score, exercises)
@@ -124,10 +140,10 @@ def stats_lines(result, top=3):
         for test in exercise.tests:
             if not test.failed:
                 continue
-            lines.append(f"    {test.grade_id}: {test.failed} of {n} fail it")
+            lines.append(f"    {test.grade_id}: {test.failed} of {n} fail it"
+                         + (f" ({test.not_attempted} left the exercise as released)" if test.not_attempted else ""))
             for message, count in test.messages.most_common(top):
-                note = " (not attempted)" if message.startswith(NOT_ATTEMPTED) else ""
-                lines.append(f"      {count:3d} x {message}{note}")
+                lines.append(f"      {count:3d} x {message}")
             if len(test.messages) > top:
                 lines.append(f"      ... and {len(test.messages) - top} other message(s)")
     return lines
@@ -151,13 +167,11 @@ def stats_figure(result, path):
     left.set_xlim(-0.05, 1.05)
     left.set_xlabel("score / points of the exercise")
     left.set_title(f"{result.chapter}: score distribution ({len(result.students)} submissions)")
-    attempted = [sum(sum(c for m, c in t.messages.items() if not m.startswith(NOT_ATTEMPTED)) for t in e.tests)
-                 for e in result.exercises]
-    skipped = [sum(sum(c for m, c in t.messages.items() if m.startswith(NOT_ATTEMPTED)) for t in e.tests)
-               for e in result.exercises]
+    attempted = [sum(sum(t.messages.values()) for t in e.tests) for e in result.exercises]
+    skipped = [sum(t.not_attempted for t in e.tests) for e in result.exercises]
     rows = range(1, len(names) + 1)
     right.barh(rows, attempted, color="tab:red", label="failing test (attempted)")
-    right.barh(rows, skipped, left=attempted, color="lightgrey", label="not attempted")
+    right.barh(rows, skipped, left=attempted, color="lightgrey", label="not attempted (left as released)")
     right.set_xlabel("failed test cells, summed over students")
     right.set_title("where students fail: re-teach the red")
     right.legend(loc="lower right")
