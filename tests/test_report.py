@@ -203,7 +203,7 @@ def test_autograde_with_nothing_collected_starts_no_workers_and_no_progress_bar(
 
 
 def test_collect_refuses_a_submission_owned_by_another_account(caplog):
-    """On a hub, `USER=student2 nbgrader submit` by student1 yields a folder named for student2 but owned by
+    """On a hub, `nbgrader submit --student student2` by student1 yields a folder named for student2 but owned by
     student1: it is never collected (student2's own latest submission is), and the log says so."""
     import logging
     from datetime import datetime

@@ -1,8 +1,8 @@
 """A collect step that refuses a submission handed in under another student's name.
 
-nbgrader names a submission after ``$USER`` (a student can set it to anyone) and, when the Unix
-owner of the submitted folder differs, only warns ("cheating attempt?") and collects it anyway: the
-newest submission wins, so a student could replace a classmate's work. On a JupyterHub, where every
+``nbgrader submit --student NAME`` names a submission after anyone, and nbgrader's collect, when the
+Unix owner of the submitted folder differs, only warns ("cheating attempt?") and collects it anyway:
+the newest submission wins, so a student could replace a classmate's work. On a JupyterHub, where every
 student is a Unix account, ``OwnerCheckedCollect`` drops such a submission instead: the classmate's
 own latest submission is collected, and the log names the impostor. The hub's instructor config sets
 ``c.ExchangeFactory.collect = "course.grading.exchange.OwnerCheckedCollect"`` (deploy/jupyterhub/);

@@ -183,6 +183,12 @@ def solve_part(nb, student):
     return nb
 
 
+def _uid(user):
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
 def sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -290,15 +296,16 @@ def run(browser, pw):
         check(f"refused: student1 reading {what}", result.returncode != 0 and "Permission denied" in result.stderr,
               result.stderr.strip() or "read succeeded")
     refuse_listing("student1", EXCHANGE / "inbound", "the exchange's submissions")
-    # Impersonation: student1 submits an empty notebook as student2 (nbgrader trusts $USER).
+    # Impersonation: student1 submits a notebook as student2 (`nbgrader submit --student` names it freely).
     genuine = {n: sha(next((EXCHANGE / "inbound").glob(f"{n}+{CHAPTER}+*")) / f"{CHAPTER}.ipynb")
                for n in STUDENTS}
     fake = as_user("student1", "bash", "-c",
                    f"mkdir -p /tmp/fake/{CHAPTER} && cp ~/{CHAPTER}/{CHAPTER}.ipynb /tmp/fake/{CHAPTER}/ && "
-                   f"cd /tmp/fake && nbgrader submit {CHAPTER} --course ml-recsys",
-                   env=["USER=student2", "LOGNAME=student2"])
-    check("student1 could hand in a folder claiming to be student2 (nbgrader trusts $USER)",
-          fake.returncode == 0, fake.stdout + fake.stderr)
+                   f"cd /tmp/fake && nbgrader submit {CHAPTER} --course ml-recsys --student student2")
+    check("student1 could hand in a folder named for student2 (nbgrader submit --student)",
+          fake.returncode == 0 and any(p.stat().st_uid != _uid("student2")
+                                       for p in (EXCHANGE / "inbound").glob(f"student2+{CHAPTER}+*")),
+          fake.stdout + fake.stderr)
 
     # The instructor collects, autogrades (contained), generates and releases feedback.
     reply = teacher.post(f"/formgrader/api/assignment/{CHAPTER}/collect")
