@@ -1,7 +1,10 @@
 """nbgrader configuration of the course (read from the course root, where nbgrader runs)."""
 
 import os
+import warnings
 from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
 
 from course import grading
 
@@ -74,3 +77,6 @@ c.GenerateFeedback.exporter_class = grading.FeedbackExporter
 
 # Formgrader's dialogs show the grading log from INFO up (the server's logger is at DEBUG).
 grading.quiet_formgrader_dialogs()
+# nbgrader's own SQLAlchemy warnings when it adds a submission ("not in session"): harmless, and three
+# per submission in every autograde log.
+warnings.filterwarnings("ignore", category=SAWarning)
