@@ -11,8 +11,10 @@ NB ?=
 CHAPTER ?= 01_fundamentals
 JOBS ?=
 LAB_ARGS ?=
+CHAPTERS ?=
+HUB_DEMO_ACCOUNTS ?= 0
 
-.PHONY: setup setup-grader demo test release lab start check lint timing autograde clean
+.PHONY: setup setup-grader setup-hub demo test release lab start check lint timing autograde hub hub-test hub-bench clean
 
 setup: $(STAMP) setup-grader
 
@@ -48,11 +50,13 @@ test: setup
 release: setup
 	$(BIN)/python -m course release
 
-# Every chapter recorded in the gradebook and released to the exchange, so that formgrader and the
-# Assignments tab work on a single machine (see "Grading a class" in the README).
+# Every chapter recorded in the gradebook; only CHAPTERS="01_fundamentals ..." released to the exchange
+# (Formgrader releases the others). As root JupyterLab needs --allow-root: added, and said.
 lab: setup
-	$(BIN)/python -m course prepare
-	$(BIN)/jupyter lab $(LAB_ARGS)
+	$(BIN)/python -m course prepare $(if $(CHAPTERS),--chapters $(CHAPTERS))
+	@if [ "$$(id -u)" = 0 ]; then echo "NOTE: running JupyterLab as root (--allow-root): fine on a single-user machine;"; \
+		echo "      for a class use JupyterHub (make hub), where every student is a Unix account."; fi
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 autograde: setup
 	$(BIN)/python -m course autograde $(CHAPTER) $(if $(JOBS),--jobs $(JOBS))
@@ -64,11 +68,28 @@ check: setup
 	@test -n "$(NB)" || { echo "usage: make check NB=path/to/your/notebook.ipynb"; exit 2; }
 	$(BIN)/python -m course check "$(NB)"
 
+# A class on JupyterHub (deploy/jupyterhub/): run as root on the machine that hosts the class.
+# HUB_DEMO_ACCOUNTS=N creates the accounts instructor, student1..N (passwords in /srv/ml-recsys/hub).
+setup-hub: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,hub]'
+hub: setup-hub
+	deploy/jupyterhub/setup.sh --demo-accounts $(HUB_DEMO_ACCOUNTS) $(if $(CHAPTERS),--chapters "$(CHAPTERS)")
+	cd /srv/ml-recsys/hub && set -a && . ./hub.env && set +a && \
+		exec /srv/ml-recsys/venv/bin/jupyterhub -f $(abspath deploy/jupyterhub/jupyterhub_config.py)
+
+# The whole loop in headless chromium against a real hub with real accounts (minutes; not in make test).
+hub-test: setup-hub
+	$(BIN)/python deploy/jupyterhub/hub_test.py
+
+# 20 students fetch and submit within a minute while the instructor autogrades (a benchmark).
+hub-bench: setup-hub
+	$(BIN)/python deploy/jupyterhub/load_bench.py
+
 lint: setup
-	$(BIN)/ruff check course tests tools source nbgrader_config.py
+	$(BIN)/ruff check course tests tools source deploy nbgrader_config.py
 
 timing: setup
 	$(BIN)/python -m course timing
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache gradebook.db submitted autograded feedback exchange
+	rm -rf $(VENV) .pytest_cache .ruff_cache gradebook.db submitted autograded feedback exchange grades*.csv stats_*.png

@@ -1,7 +1,10 @@
 """nbgrader configuration of the course (read from the course root, where nbgrader runs)."""
 
 import os
+import warnings
 from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
 
 from course import grading
 
@@ -18,6 +21,11 @@ if os.environ.get("COURSE_EXCHANGE"):
     c.Exchange.root = os.environ["COURSE_EXCHANGE"]
 elif not (SYSTEM_EXCHANGE.is_dir() and os.access(SYSTEM_EXCHANGE, os.W_OK)):
     c.Exchange.root = str(Path(__file__).resolve().parent / "exchange")
+# Lab's Assignment List (a student's Fetch) puts chapters in work/ rather than beside source/ when
+# JupyterLab runs in the course root (make lab; `python -m course prepare` creates work/). On a hub
+# students' servers start in their own homes and never read this file.
+if (Path(__file__).resolve().parent / "work").is_dir():
+    c.Exchange.assignment_dir = str(Path(__file__).resolve().parent / "work")
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 # Never copied into release/ (nor over submissions): anything that could hold solutions.
@@ -57,6 +65,18 @@ c.Sandbox.max_file_size = "1G"  # largest file a submission may write
 c.Sandbox.notebook_timeout = 600  # wall-clock seconds per notebook, on top of Execute.timeout per cell
 c.Sandbox.network = False  # no network inside the kernel (it talks to nbgrader over unix sockets)
 c.Sandbox.require = False
+# The exchange holds every student's submission (world-readable files in an unlistable inbound/): a
+# kernel grading one student must not see it. (The course-local exchange/ is inside the hidden course.)
+c.Sandbox.hidden_paths = [str(p) for p in {Path(c.Exchange.root) if "root" in c.Exchange else SYSTEM_EXCHANGE}
+                          if p.is_dir()]
 
-# What students get back (nbgrader generate_feedback) shows no hidden-test code.
+# What students get back (nbgrader generate_feedback) shows no hidden-test code, puts each failure's
+# message first, indexes the page by exercise and renders math offline (MathML, no MathJax CDN).
 c.GenerateFeedback.preprocessors = grading.FEEDBACK_PREPROCESSORS
+c.GenerateFeedback.exporter_class = grading.FeedbackExporter
+
+# Formgrader's dialogs show the grading log from INFO up (the server's logger is at DEBUG).
+grading.quiet_formgrader_dialogs()
+# nbgrader's own SQLAlchemy warnings when it adds a submission ("not in session"): harmless, and three
+# per submission in every autograde log.
+warnings.filterwarnings("ignore", category=SAWarning)

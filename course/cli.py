@@ -1,6 +1,8 @@
-"""The course's command line: ``python -m course {release,demo,autograde,check,start,unflag,timing}``."""
+"""The course's command line: ``python -m course COMMAND`` (release, demo, autograde, prepare, check, start, unflag,
+stats, export, timing)."""
 
 import argparse
+import re
 import shutil
 import tempfile
 import time
@@ -45,6 +47,13 @@ def _student_version(student, chapter, fetched):
     return release
 
 
+def _print_warnings(step, log):
+    """The distinct warnings of an nbgrader step (an untouched submission should cause none)."""
+    warnings = list(dict.fromkeys(line.strip() for line in log.splitlines()
+                                  if re.search(r"\bWARNING\]|Warning:", line)))
+    print(f"{step}: {len(warnings)} distinct warning(s)" + "".join(f"\n  {w}" for w in warnings[:10]))
+
+
 def _table(rows, chapters):
     head = ["student", *chapters, "total"]
     body = []
@@ -86,7 +95,8 @@ def cmd_demo(args):
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
         print("nbgrader autograde reported errors (see above)")
-    pipeline.feedback(course_dir)
+    _print_warnings("nbgrader autograde", result.stdout + result.stderr)
+    _print_warnings("nbgrader generate_feedback", pipeline.feedback(course_dir))
     rows = pipeline.export(course_dir)
     print(f"\nnbgrader export wrote {course_dir / 'grades.csv'} ({len(rows)} rows)")
     scores = {s: {c: pipeline.grades(course_dir, c, s) for c in chapters} for s in DEMO_STUDENTS}
@@ -181,8 +191,37 @@ def cmd_autograde(args):
 
 # --- prepare --------------------------------------------------------------------------------
 def cmd_prepare(args):
-    exchange = pipeline.prepare(args.course_dir, available_chapters())
-    print(f"Formgrader ready: {len(available_chapters())} chapters in the gradebook and released to {exchange}")
+    chapters = available_chapters(Path(args.course_dir))
+    unknown = [c for c in args.chapters or [] if c not in chapters]
+    if unknown:
+        print(f"Unknown chapter(s) {', '.join(unknown)}; available: {', '.join(chapters)}")
+        return 2
+    exchange, released = pipeline.prepare(args.course_dir, chapters, release=args.chapters or [])
+    print(f"Formgrader ready: {len(chapters)} chapters in the gradebook; released to students in {exchange}: "
+          + (", ".join(released) if released else "none yet"))
+    if not args.chapters:
+        print("Release a chapter with: python -m course prepare --chapters 01_fundamentals  (or in Formgrader)")
+    return 0
+
+
+# --- stats, export --------------------------------------------------------------------------
+def cmd_stats(args):
+    from course import report
+
+    result = report.stats(args.course_dir, args.chapter)
+    print("\n".join(report.stats_lines(result, top=args.top)))
+    if result.students and not args.no_figure:
+        figure = Path(args.figure or Path(args.course_dir) / f"stats_{args.chapter}.png")
+        print(f"\nFigure: {report.stats_figure(result, figure)}")
+    return 0 if result.students else 1
+
+
+def cmd_export(args):
+    from course import report
+
+    path, rows, missing = report.export(args.course_dir, args.chapters, args.lms, args.out)
+    print(f"Wrote {path}: {rows} student(s), one column per exercise; {missing} missing submission(s) "
+          "left empty (not 0)")
     return 0
 
 
@@ -271,9 +310,25 @@ def main(argv=None):
     p.add_argument("--course-dir", default=".", help="the course directory (default: here)")
     p.set_defaults(func=cmd_autograde)
 
-    p = sub.add_parser("prepare", help="record every chapter in the gradebook and release it (make lab runs it)")
+    p = sub.add_parser("prepare", help="record every chapter in the gradebook; release only the chapters asked for")
+    p.add_argument("--chapters", nargs="+", help="release these chapters to the exchange (default: none)")
     p.add_argument("--course-dir", default=str(ROOT), help="the course directory (default: this repository)")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("stats", help="per-exercise score distribution and the most common failures of a chapter")
+    p.add_argument("chapter")
+    p.add_argument("--course-dir", default=".", help="the course directory holding gradebook.db")
+    p.add_argument("--top", type=int, default=3, help="messages shown per test cell")
+    p.add_argument("--figure", help="where to save the figure (default: COURSE_DIR/stats_CHAPTER.png)")
+    p.add_argument("--no-figure", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", help="grades per exercise as CSV for an LMS gradebook (Canvas, Moodle)")
+    p.add_argument("chapters", nargs="*", help="default: every chapter in the gradebook")
+    p.add_argument("--lms", choices=["canvas", "moodle", "plain"], default="canvas")
+    p.add_argument("--course-dir", default=".", help="the course directory holding gradebook.db")
+    p.add_argument("--out", help="the CSV file (default: COURSE_DIR/grades_LMS.csv)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("check", help="grade your copy of a release notebook against the hidden tests")
     p.add_argument("notebook")

@@ -76,12 +76,16 @@ def exchange_root(course_dir):
     return Path(config.Exchange.root) if "root" in config.Exchange else Path("/usr/local/share/nbgrader/exchange")
 
 
-def prepare(course_dir, chapters, log=print):
-    """Make a course directory ready for the formgrader on a single machine: every chapter in the
-    gradebook (without touching the committed release/) and released to the exchange."""
+def prepare(course_dir, chapters, release=(), log=print):
+    """Make a course directory ready for the formgrader: every chapter in ``chapters`` recorded in the
+    gradebook (without touching the committed release/), and only the chapters in ``release`` released
+    to the exchange. A chapter nobody asked for is never released: on a shared exchange that would
+    publish it to every student, or undo the instructor's un-release. Returns (exchange, released:
+    the chapters students can fetch now)."""
     course_dir = Path(course_dir).resolve()
     exchange = exchange_root(course_dir)
     exchange.mkdir(parents=True, exist_ok=True)
+    (course_dir / "work").mkdir(exist_ok=True)  # where Lab's Assignment List fetches to (nbgrader_config.py)
     known = set()
     if (course_dir / "gradebook.db").exists():
         with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
@@ -92,12 +96,13 @@ def prepare(course_dir, chapters, log=print):
             nbgrader(["generate_assignment", missing[0] if len(missing) == 1 else "*", "--force",
                       f"--CourseDirectory.release_directory={scratch}"], course_dir)
         log(f"gradebook: recorded {', '.join(missing)}")
-    for chapter in chapters:
-        released = exchange / COURSE_ID / "outbound" / chapter
-        if not released.exists() and (course_dir / "release" / chapter).exists():
+    outbound = exchange / COURSE_ID / "outbound"
+    for chapter in release:
+        if not (outbound / chapter).exists() and (course_dir / "release" / chapter).exists():
             nbgrader(["release_assignment", chapter], course_dir)
             log(f"exchange: released {chapter} to {exchange}")
-    return exchange
+    released = sorted(p.name for p in outbound.iterdir()) if outbound.is_dir() else []
+    return exchange, released
 
 
 def _as_student(exchange_class, home, chapter, exchange, student="*"):
@@ -143,7 +148,9 @@ def autograde(course_dir, chapter="*", student=None):
 
 
 def feedback(course_dir, chapter="*"):
-    nbgrader(["generate_feedback", chapter, "--force"], course_dir)
+    """``nbgrader generate_feedback``; returns its log."""
+    result = nbgrader(["generate_feedback", chapter, "--force"], course_dir)
+    return result.stdout + result.stderr
 
 
 def export(course_dir):

@@ -79,7 +79,13 @@ class DemoRun:
 
 @pytest.fixture(scope="session")
 def demo_class(tmp_path_factory):
-    """`python -m course demo`, run once per session; several tests inspect its gradebook."""
+    """`python -m course demo`, run once per session; several tests inspect its gradebook.
+
+    COURSE_DEMO_DIR=/path (a `python -m course demo CHAPTER --dir /path` kept earlier, e.g. of one
+    chapter) reuses that class instead: for working on the tests that read it, not for CI."""
+    if os.environ.get("COURSE_DEMO_DIR"):
+        work = Path(os.environ["COURSE_DEMO_DIR"])
+        return DemoRun(work / "course", 0, (work / "demo.log").read_text() if (work / "demo.log").exists() else "")
     work = tmp_path_factory.mktemp("demo") / "class"
     result = subprocess.run(
         [sys.executable, "-m", "course", "demo", "--dir", str(work)],

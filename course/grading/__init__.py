@@ -7,14 +7,15 @@ alike, because all three read the course's ``nbgrader_config.py``:
   execution in a contained kernel (``Execute``), the integrity check (``IntegrityCheck``);
 - ``sandbox``        the contained kernel: memory, process, file, network and time limits
                      (``cgroups`` per kernel, ``launch.py`` starts it);
-- ``feedback``       what students get back never shows the hidden tests' code;
+- ``feedback``       what students get back never shows the hidden tests' code, and reads well;
 - ``parallel``       ``python -m course autograde``: a class graded concurrently.
 """
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-from course.grading.feedback import HideHiddenTests
+from course.grading.feedback import FeedbackExporter, HideHiddenTests, ReadableFeedback
+from course.grading.formgrader import quiet_dialogs as quiet_formgrader_dialogs
 from course.grading.preprocessors import (
     AUTOGRADE_PREPROCESSORS,
     CLEARED_MARKER,
@@ -26,10 +27,12 @@ from course.grading.preprocessors import (
     unflag,
 )
 
-# nbgrader generate_feedback: its defaults, then the hidden tests taken out.
-FEEDBACK_PREPROCESSORS = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# nbgrader generate_feedback: its defaults, then the hidden tests taken out, then the page made readable
+# (message first, index by exercise, MathML); FeedbackExporter finishes the page.
+FEEDBACK_PREPROCESSORS = [GetGrades, HideHiddenTests, ReadableFeedback, CSSHTMLHeaderPreprocessor]
 
 __all__ = [
     "AUTOGRADE_PREPROCESSORS", "CLEARED_MARKER", "FEEDBACK_PREPROCESSORS", "FLAG_MARKER",
-    "SANITIZE_PREPROCESSORS", "Execute", "HideHiddenTests", "IntegrityCheck", "OverwriteCells", "unflag",
+    "SANITIZE_PREPROCESSORS", "Execute", "FeedbackExporter", "HideHiddenTests", "ReadableFeedback",
+    "IntegrityCheck", "OverwriteCells", "quiet_formgrader_dialogs", "unflag",
 ]

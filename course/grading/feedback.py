@@ -1,4 +1,4 @@
-"""What students get back never shows the hidden tests' code.
+"""What students get back: no hidden tests' code, the message first, math that renders offline.
 
 nbgrader builds the feedback HTML from the autograded notebook, whose test cells hold the full
 hidden tests (the instructor's formgrader view must keep them). ``HideHiddenTests`` runs in
@@ -12,11 +12,23 @@ hidden tests (the instructor's formgrader view must keep them). ``HideHiddenTest
 
 A hidden line is a line of a hidden region that does not also appear in the visible part of the
 notebook (a bare ``)`` is no secret).
+
+``ReadableFeedback`` then makes the page readable (``nbgrader generate_feedback`` only):
+
+- a failing cell shows its message (``AssertionError: expected …, got …, Hint: …``) first, then
+  only the frames in the student's own cells: no frames of ``course/checks.py`` or of the
+  libraries, no file paths of the grader's machine;
+- the index at the top names each exercise, its points and its first failure (not "Test cell");
+- math (``$…$``, ``$$…$$``) becomes MathML when the feedback is generated: browsers render it
+  natively, offline, and Lab's untrusted view keeps it (no MathJax from a CDN, no script).
 """
 
+import html
 import re
 
+from nbconvert.exporters import HTMLExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import List
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 NOT_SHOWN = "# hidden tests: not shown"
@@ -105,8 +117,146 @@ def failure_message(cell):
     return ""
 
 
+# nbconvert configures display_data_priority for every preprocessor; nbgrader's base class declares
+# it without config=True, so a subclass that does not re-declare it warns on every run.
+_PRIORITY = ["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png", "image/jpeg", "text/plain"]
+
+
 class HideHiddenTests(NbGraderPreprocessor):
     """``nbgrader generate_feedback``: the feedback shows no hidden-test code (see the module)."""
 
+    display_data_priority = List(_PRIORITY).tag(config=True)
+
     def preprocess(self, nb, resources):
         return redact(nb), resources
+
+
+# --- readable feedback ---------------------------------------------------------------------------
+# IPython's traceback entries: a frame in a notebook cell starts "Cell In[3], line 5", a frame in a
+# file "File /path/to/module.py:120, in name(...)"; the last entry is "Name: message".
+_CELL_FRAME = re.compile(r"^\s*(Cell In\s*\[|Input In\s*\[|<ipython-input-)")
+_PATH = re.compile(r"(?<![\w.])(?:/[\w.+-]+){2,}/?")
+
+
+def tidy_error(output):
+    """An error output with its message first and only the frames in notebook cells (in place)."""
+    message = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
+    frames = []
+    for entry in output.get("traceback", [])[:-1]:
+        plain = strip_ansi(entry)
+        if _CELL_FRAME.match(plain):
+            frames.append(_PATH.sub("…", plain.rstrip()))
+    where = ["", "Where it failed, in this notebook's cells:", *frames] if frames else []
+    output.traceback = [message, *where]  # the message as raised (a student's own error may name a path)
+    return output
+
+
+_FENCE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<![\s\\])\$(?![\w$])|\\\((.+?)\\\)",
+                   re.S)
+
+
+def _to_mathml(latex, display):
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(latex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - an unsupported command: show the LaTeX source instead
+        return f"<code>{html.escape(latex.strip())}</code>"
+
+
+def math_to_mathml(markdown):
+    """``markdown`` with each formula replaced by MathML (code spans and blocks are left alone)."""
+    def convert(match):
+        display = match.group(1) or match.group(2)
+        if display is not None:
+            return "\n\n" + _to_mathml(display, True).replace("\n", " ") + "\n\n"
+        return _to_mathml(match.group(3) or match.group(4), False).replace("\n", " ")
+
+    parts = _FENCE.split(markdown)
+    return "".join(part if i % 2 else _MATH.sub(convert, part) for i, part in enumerate(parts))
+
+
+def _exercise_of(nb):
+    """grade_id of each test cell -> the solution cell (exercise) it follows."""
+    owner, current = {}, None
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            current = meta.get("grade_id")
+        elif meta.get("grade") and cell.cell_type == "code":
+            owner[meta.get("grade_id")] = current or meta.get("grade_id")
+    return owner
+
+
+class ReadableFeedback(NbGraderPreprocessor):
+    """``nbgrader generate_feedback``: message-first errors, an index by exercise, MathML (see the module)."""
+
+    display_data_priority = List(_PRIORITY).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        owner = _exercise_of(nb)
+        index = {}
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = math_to_mathml(cell.source)
+                continue
+            message = ""
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    tidy_error(output)
+                    message = message or output.traceback[0]
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                entry = index.setdefault(owner[meta["grade_id"]], {
+                    "anchor": meta["grade_id"], "score": 0.0, "points": 0.0, "message": ""})
+                entry["score"] += float(meta.get("score") or 0)
+                entry["points"] += float(meta.get("points") or 0)
+                entry["message"] = entry["message"] or message.splitlines()[0] if message else entry["message"]
+        resources.setdefault("course", {})["index"] = [
+            {"exercise": name, **entry} for name, entry in index.items()]
+        return nb, resources
+
+
+_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->|"
+                      r"<script[^>]*(?:mathjax|MathJax)[^>]*>.*?</script>|<!-- Loading mathjax macro -->", re.S)
+_TOC = re.compile(r'<div id="toc">.*?</div>', re.S)
+_STYLE = """<style>
+/* course: long messages and code wrap instead of running off the right edge */
+div.output_area pre, div.input_area pre, div.highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+table.course-index { width: 100%; margin: 0.5em 0; }
+table.course-index td, table.course-index th { padding: 0.2em 0.6em; vertical-align: top; }
+table.course-index td.msg { color: #a94442; font-family: monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
+table.course-index tr.full td.pts { color: #3c763d; }
+math[display="block"] { margin: 0.6em 0; }
+</style>
+"""
+
+
+def index_html(index):
+    """The page's index: one row per exercise with its points and its first failure message."""
+    rows = []
+    for entry in index:
+        full = entry["score"] >= entry["points"]
+        message = "passed" if full else entry["message"] or "failed"
+        rows.append(
+            f'<tr class="{"full" if full else "lost"}"><td><a href="#{html.escape(entry["anchor"])}">'
+            f'{html.escape(entry["exercise"])}</a></td><td class="pts">{entry["score"]:g} / {entry["points"]:g}</td>'
+            f'<td class="msg">{html.escape(message)}</td></tr>')
+    return ('<div id="toc"><table class="course-index"><tr><th>exercise</th><th>points</th><th>result</th></tr>'
+            + "".join(rows) + "</table></div>")
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, then: the index by exercise with points and first failure, wrapped
+    lines, no MathJax (``ReadableFeedback`` turned the math into MathML). nbgrader_config.py sets it as
+    ``GenerateFeedback.exporter_class``."""
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        index = (resources or {}).get("course", {}).get("index")
+        output = _MATHJAX.sub("", output)
+        if index is not None:
+            output = _TOC.sub(lambda _: index_html(index), output, count=1)
+        output = output.replace("</head>", _STYLE + "</head>", 1)
+        return output, resources

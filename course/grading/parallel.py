@@ -198,17 +198,80 @@ class Summary:
     workers: str
     containment: list  # guarantees lost, one message each
     describe: str = ""
+    outcomes: dict = field(default_factory=dict)  # student -> Outcome, of the graded submissions
 
     def lines(self):
         out = [self.describe] if self.describe else []
-        out += [f"Autograded {len(self.graded)} submission(s) in {self.seconds:.0f} s with {self.workers}"
-               + (f"; {len(self.skipped)} already graded (use --force to regrade)" if self.skipped else "")]
+        if not self.graded and not self.failed:
+            out.append("Nothing to grade" + (f": {len(self.skipped)} submission(s) already graded (use --force to "
+                                             "regrade)" if self.skipped else ": no collected submissions"))
+        else:
+            out.append(f"Autograded {len(self.graded)} submission(s) in {self.seconds:.0f} s with {self.workers}"
+                       + (f"; {len(self.skipped)} already graded (use --force to regrade)" if self.skipped else ""))
+        if self.outcomes:
+            width = max(len(student) for student in self.outcomes)
+            out.append(f"  {'student'.ljust(width)}  {'score':>11}  notes")
+            for student, outcome in sorted(self.outcomes.items()):
+                out.append(f"  {student.ljust(width)}  {outcome.score:>5g} / {outcome.max_score:<4g}  "
+                           + ("; ".join(outcome.notes()) or "-"))
+            flagged = sum(o.flagged for o in self.outcomes.values())
+            timeouts = sum(o.timeouts + o.restarts for o in self.outcomes.values())
+            out.append(f"  {flagged} flagged by the integrity check, {timeouts} cell(s) timed out or restarted the "
+                       "kernel")
         for result in self.failed:
             out.append(f"FAILED {result.student}/{result.assignment}:")
             out.extend("    " + line for line in result.log.strip().splitlines()[-15:])
         for message in self.containment:
             out.append(f"WARNING: containment lost, {message}")
         return out
+
+
+@dataclass
+class Outcome:
+    """What an instructor wants to know of one graded submission besides its score."""
+
+    score: float
+    max_score: float
+    flagged: bool = False
+    timeouts: int = 0  # cells interrupted at the time limit (or not run: notebook limit)
+    restarts: int = 0  # cells that killed or hung the kernel (it was restarted)
+    errors: int = 0  # graded cells that failed
+
+    def notes(self):
+        notes = ["FLAGGED (integrity check: score 0, review in formgrader)"] if self.flagged else []
+        if self.timeouts:
+            notes.append(f"{self.timeouts} cell(s) timed out")
+        if self.restarts:
+            notes.append(f"kernel restarted {self.restarts}x")
+        if self.errors:
+            notes.append(f"{self.errors} test cell(s) failed")
+        return notes
+
+
+_TIMEOUT_NAMES = {"CellTimeoutError", "NotebookTimeout", "NotExecuted"}
+_RESTART_NAMES = {"DeadKernelError"}
+
+
+def outcome(course_dir, coursedir, assignment, student):
+    """The ``Outcome`` of a graded submission, from the gradebook and its autograded notebooks."""
+    import nbformat
+
+    from course.grading.preprocessors import FLAG_MARKER
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(assignment, student)
+        result = Outcome(float(submission.score), float(submission.max_score))
+        result.flagged = any((c.manual_comment or "").startswith(FLAG_MARKER)
+                             for nb in submission.notebooks for c in nb.comments)
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    for path in folder.glob("*.ipynb"):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            names = {o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"}
+            result.timeouts += bool(names & _TIMEOUT_NAMES)
+            result.restarts += bool(names & _RESTART_NAMES)
+            grade = cell.metadata.get("nbgrader", {})
+            result.errors += bool(names) and bool(grade.get("grade")) and not grade.get("solution")
+    return result
 
 
 def _load_config(course_dir):
@@ -295,6 +358,8 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
     permissions = int(str(664 if coursedir.groupshared else 444), 8)
 
     started = time.perf_counter()
+    if not todo:  # no pool, no (empty) progress bar
+        return Summary([], [], skipped, time.perf_counter() - started, "no workers", lost, sandbox.describe())
     source_dir = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     shared = {"config": (course_dir / CONFIG).read_text(), "source": _read_tree(source_dir),
               "gradebook": _master_gradebook(course_dir)}
@@ -328,4 +393,11 @@ def autograde(course_dir, assignment, jobs=None, scheduler=None, students=None, 
     finally:
         if client is not None:
             client.close()
-    return Summary(graded, failed, skipped, time.perf_counter() - started, workers, lost, sandbox.describe())
+    outcomes = {}
+    for result in graded:
+        try:
+            outcomes[result.student] = outcome(course_dir, coursedir, assignment, result.student)
+        except MissingEntry:
+            pass
+    return Summary(graded, failed, skipped, time.perf_counter() - started, workers, lost, sandbox.describe(),
+                   outcomes)
