@@ -12,8 +12,8 @@ scores and prints a small report, and :func:`require` is what a tier's test cell
 Runs are memoised on (spec, seed, the two function objects): every tier cell of one split trains once.
 While the student's code runs, the data-set generators of ``course.data`` refuse to work (the capstone
 gets its data as arguments; training on extra draws from the generator would be training on the test
-distribution's source), and a hard limit of ``grace * budget_s`` seconds of CPU time (per thread the process may use) stops a
-run that overruns, whatever else the machine is doing.
+distribution's source), and a hard limit of ``grace * budget_s`` seconds of CPU time (per thread the
+process may use) stops a run that overruns, whatever else the machine is doing.
 An exception, an overrun or a metric that is not a finite number scores tier 0 with a message that
 says which.
 """
