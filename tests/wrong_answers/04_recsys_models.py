@@ -117,6 +117,12 @@ def gauc_single_class_in_denominator(labels, scores, groups):
     return _gauc(labels, scores, groups, keep_single_weight=True)
 
 
+@wrong("gauc", "returns 0.0 instead of nan when no group has both classes")
+def gauc_empty_zero(labels, scores, groups):
+    value = _gauc(labels, scores, groups)
+    return 0.0 if np.isnan(value) else value
+
+
 @wrong("gauc", "global AUC, ignoring the groups")
 def gauc_global(labels, scores, groups):
     return float(roc_auc_score(labels, scores))
