@@ -434,3 +434,52 @@ def lambdarank_pairwise(scores, relevance, k=None):
     np.add.at(lambdas, i, g)
     np.add.at(lambdas, j, -g)
     return lambdas
+
+
+# --- Exercise 1b: roc_points -------------------------------------------------------------------
+
+
+@right("roc_points", "a loop over the distinct scores from the highest, counting samples at or above each")
+def roc_points_loop(labels, scores):
+    labels = np.asarray(labels) == 1
+    scores = np.asarray(scores, dtype=float)
+    fpr, tpr = [0.0], [0.0]
+    for threshold in np.sort(np.unique(scores))[::-1]:
+        called = scores >= threshold
+        tpr.append((called & labels).sum() / labels.sum())
+        fpr.append((called & ~labels).sum() / (~labels).sum())
+    return np.array(fpr, dtype=np.float64), np.array(tpr, dtype=np.float64)
+
+
+# --- Exercise 14b: gradnorm_loss ---------------------------------------------------------------
+
+
+@right("gradnorm_loss", "targets computed under torch.no_grad, relative rates as ratio / mean ratio")
+def gradnorm_no_grad(grad_norms, losses, initial_losses, alpha):
+    with torch.no_grad():
+        ratio = losses / initial_losses
+        target = grad_norms.mean() * (ratio * len(ratio) / ratio.sum()) ** alpha
+    return torch.sum(torch.abs(grad_norms - target))
+
+
+# --- Exercise 19: distillation_loss ------------------------------------------------------------
+
+
+@right("distillation_loss", "one BCE with the mixed target (1 - w) y + w sigmoid(t): BCE is linear in its target")
+def distillation_mixed_target(student_logits, teacher_logits, labels, weight):
+    target = (1 - weight) * labels + weight * torch.sigmoid(teacher_logits).detach()
+    return F.binary_cross_entropy_with_logits(student_logits, target)
+
+
+# --- Exercise 20: topk_consistency -------------------------------------------------------------
+
+
+@right("topk_consistency", "per-query sets from np.lexsort (score, then position)")
+def consistency_lexsort(ranker_scores, preranker_scores, k, K):
+    shares = []
+    for rank_row, pre_row in zip(np.asarray(ranker_scores), np.asarray(preranker_scores), strict=True):
+        positions = np.arange(len(rank_row))
+        top_k = set(np.lexsort((positions, -rank_row))[:k].tolist())
+        top_K = set(np.lexsort((positions, -pre_row))[:K].tolist())
+        shares.append(len(top_k & top_K) / len(top_k))
+    return float(np.mean(shares))

@@ -71,8 +71,9 @@ def auc_sklearn(labels, scores):
 
 
 answer("why_auc", "notes_recall_view", "the notes' view: AUC finds more positives, accuracy avoids mistakes", '"B"')
-answer("why_auc", "differentiable", "thinks AUC is used because it is differentiable", '"D"')
-answer("why_auc", "lowercase", "answers in lower case", '"c"')
+answer("why_auc", "differentiable", "thinks AUC is used because it is differentiable", '"C"')
+answer("why_auc", "swapped_definitions", "swaps the definitions of accuracy and AUC", '"A"')
+answer("why_auc", "lowercase", "answers in lower case", '"d"')
 
 # --- Exercise 2: gauc --------------------------------------------------------------------------
 
@@ -116,14 +117,20 @@ def gauc_single_class_in_denominator(labels, scores, groups):
     return _gauc(labels, scores, groups, keep_single_weight=True)
 
 
+@wrong("gauc", "returns 0.0 instead of nan when no group has both classes")
+def gauc_empty_zero(labels, scores, groups):
+    value = _gauc(labels, scores, groups)
+    return 0.0 if np.isnan(value) else value
+
+
 @wrong("gauc", "global AUC, ignoring the groups")
 def gauc_global(labels, scores, groups):
     return float(roc_auc_score(labels, scores))
 
 
-answer("offline_online", "overfitting", "blames overfitting", '"A"')
+answer("offline_online", "overfitting", "blames overfitting", '"B"')
 answer("offline_online", "gauc_always_lower", "thinks GAUC is always lower than AUC", '"C"')
-answer("offline_online", "lowercase", "answers in lower case", '"b"')
+answer("offline_online", "lowercase", "answers in lower case", '"a"')
 
 # --- Exercise 3: ndcg_at_k ---------------------------------------------------------------------
 
@@ -310,8 +317,9 @@ answer("embedding_facts", "lookup_differs", "thinks a lookup differs from one-ho
 answer("embedding_facts", "exclusive_cheaper", "thinks exclusive tables are cheaper", '{"A", "B", "C", "D"}')
 answer("embedding_facts", "a_list", "answers with a list", '["A", "B", "D"]')
 answer("wide_part", "universal_approximator", "drops the wide part", '"A"')
-answer("wide_part", "no_linear", "thinks an MLP cannot be linear", '"B"')
-answer("wide_part", "lowercase", "answers in lower case", '"c"')
+answer("wide_part", "no_linear", "thinks an MLP cannot be linear", '"C"')
+answer("wide_part", "calibration", "thinks the wide part is needed for probabilities", '"D"')
+answer("wide_part", "lowercase", "answers in lower case", '"b"')
 
 # --- Exercise 6: fm_interaction ----------------------------------------------------------------
 
@@ -458,6 +466,11 @@ def cross_layer_no_residual(x0, x, W, b):
     return x0 * (x @ W.T + b)
 
 
+@wrong("cross_layer", "updates x in place (x += ...), changing the caller's tensor")
+def cross_layer_in_place(x0, x, W, b):
+    return x.add_(x0 * (x @ W.T + b))
+
+
 @wrong("cross_layer", "reads the notes' '·' as a dot product")
 def cross_layer_dot_product(x0, x, W, b):
     return (x0 * (x @ W.T + b)).sum(dim=1, keepdim=True) + x
@@ -580,6 +593,16 @@ def sim_fills(hist_items, hist_cats, target_cat, k):
     return _sim(hist_items, hist_cats, target_cat, k, fill=True)
 
 
+@wrong("sim_hard_search", "no padding when k > T: returns only T columns")
+def sim_no_pad(hist_items, hist_cats, target_cat, k):
+    B, T = hist_items.shape
+    positions = torch.arange(T).expand(B, T)
+    match = hist_cats == target_cat.unsqueeze(1)
+    ranked = torch.where(match, positions, -1).sort(dim=1, descending=True).values[:, :k]
+    mask = ranked >= 0
+    return torch.where(mask, hist_items.gather(1, ranked.clamp(min=0)), 0), mask
+
+
 @wrong("sim_hard_search", "ignores the category (the k most recent behaviours)")
 def sim_any_category(hist_items, hist_cats, target_cat, k):
     return _sim(hist_items, hist_cats, target_cat, k, any_cat=True)
@@ -700,6 +723,11 @@ def uncertainty_no_half(losses, log_vars):
     return (torch.exp(-log_vars) * losses + 0.5 * log_vars).sum()
 
 
+@wrong("uncertainty_weighted_loss", "the task weights exp(-s) detached: s learns only from its penalty")
+def uncertainty_detached_weight(losses, log_vars):
+    return (0.5 * torch.exp(-log_vars.detach()) * losses + 0.5 * log_vars).sum()
+
+
 @wrong("uncertainty_weighted_loss", "mean over tasks instead of sum")
 def uncertainty_mean(losses, log_vars):
     return (0.5 * torch.exp(-log_vars) * losses + 0.5 * log_vars).mean()
@@ -770,8 +798,9 @@ def fuse_no_error(scores, weights, alphas, betas, mode):
 
 
 answer("coarse_score_feature", "strong_feature", "adds the coarse score as a harmless strong feature", '"A"')
-answer("coarse_score_feature", "latency", "sees only a latency problem", '"C"')
-answer("coarse_score_feature", "lowercase", "answers in lower case", '"b"')
+answer("coarse_score_feature", "latency", "sees only a latency problem", '"B"')
+answer("coarse_score_feature", "auc_guard", "trusts the offline AUC to reject a harmful feature", '"D"')
+answer("coarse_score_feature", "lowercase", "answers in lower case", '"c"')
 
 # --- Section 7: LTR families, ranknet_loss, lambdarank_lambdas ---------------------------------
 
@@ -796,6 +825,11 @@ def ranknet_sign(s_i, s_j, sigma=1.0):
 @wrong("ranknet_loss", "ignores sigma")
 def ranknet_no_sigma(s_i, s_j, sigma=1.0):
     return F.softplus(-(s_i - s_j))
+
+
+@wrong("ranknet_loss", "softplus on detached scores: right values, no gradient")
+def ranknet_detached(s_i, s_j, sigma=1.0):
+    return F.softplus(-sigma * (s_i.detach() - s_j.detach()))
 
 
 @wrong("ranknet_loss", "returns the mean instead of per-pair losses")
@@ -864,3 +898,198 @@ def lambdas_unstable_sort(scores, relevance, k=None):
 @wrong("lambdarank_lambdas", "ties broken against position (stable ascending sort, reversed)")
 def lambdas_ties_reversed(scores, relevance, k=None):
     return _lambdas(scores, relevance, k, tie="against_position")
+
+
+# --- Exercise 1b: roc_points -------------------------------------------------------------------
+
+
+@helper
+def _roc(labels, scores, *, per_sample=False, ascending=False, start=True, fpr_over_n=False):
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if per_sample:
+        group = np.empty(labels.size, dtype=np.int64)
+        group[np.argsort(-scores, kind="stable")] = np.arange(labels.size)
+    else:
+        _, group = np.unique(scores if ascending else -scores, return_inverse=True)
+        group = group.ravel()
+    tp = np.cumsum(np.bincount(group, weights=labels.astype(float)))
+    fp = np.cumsum(np.bincount(group, weights=(~labels).astype(float)))
+    tpr, fpr = tp / labels.sum(), fp / (labels.size if fpr_over_n else (~labels).sum())
+    if start:
+        tpr, fpr = np.concatenate([[0.0], tpr]), np.concatenate([[0.0], fpr])
+    return fpr, tpr
+
+
+@wrong("roc_points", "one point per sample: tied samples enter one by one")
+def roc_per_sample(labels, scores):
+    return _roc(labels, scores, per_sample=True)
+
+
+@wrong("roc_points", "thresholds from the lowest score up")
+def roc_ascending(labels, scores):
+    return _roc(labels, scores, ascending=True)
+
+
+@wrong("roc_points", "no (0, 0) point at the start")
+def roc_no_start(labels, scores):
+    return _roc(labels, scores, start=False)
+
+
+@wrong("roc_points", "FPR divided by all samples instead of the negatives")
+def roc_fpr_over_n(labels, scores):
+    return _roc(labels, scores, fpr_over_n=True)
+
+
+# --- Section 3.6: the one-epoch concept check --------------------------------------------------
+
+answer("one_epoch_answer", "last_epoch", "thinks more epochs are always better", '(2.0, "cross ID")')
+answer("one_epoch_answer", "no_cross", "thinks the model without the cross ID ends best",
+       '(1.0, "no cross ID")')
+answer("one_epoch_answer", "a_list", "answers with a list", '[1.0, "cross ID, embeddings re-initialised"]')
+
+# --- Section 5.1: multi-task designs -----------------------------------------------------------
+
+answer("mtl_designs", "moe_mmoe_swapped", "swaps MoE (one gate) and MMoE (a gate per task)",
+       '(("PLE", "gated"), ("shared bottom", "hard"), ("cross-stitch", "soft"), ("MoE", "gated"), '
+       '("MMoE", "gated"))')
+answer("mtl_designs", "notes_soft", "files MMoE and PLE under soft sharing, as the notes do",
+       '(("PLE", "soft"), ("shared bottom", "hard"), ("cross-stitch", "soft"), ("MMoE", "soft"), '
+       '("MoE", "gated"))')
+answer("mtl_designs", "cross_stitch_hard", "calls cross-stitch hard sharing",
+       '(("PLE", "gated"), ("shared bottom", "hard"), ("cross-stitch", "hard"), ("MMoE", "gated"), '
+       '("MoE", "gated"))')
+
+# --- Exercise 14b: gradnorm_loss ---------------------------------------------------------------
+
+
+@helper
+def _gradnorm(grad_norms, losses, initial_losses, alpha, *, detach_mean=True, detach_losses=True, inverted=False,
+              normalise=True, squared=False):
+    ratios = initial_losses / losses if inverted else losses / initial_losses
+    if detach_losses:
+        ratios = ratios.detach()
+    rates = ratios / ratios.mean() if normalise else ratios
+    mean_norm = grad_norms.detach().mean() if detach_mean else grad_norms.mean()
+    gap = grad_norms - mean_norm * rates**alpha
+    return (gap**2).sum() if squared else gap.abs().sum()
+
+
+@wrong("gradnorm_loss", "the mean norm in the target not detached: gradient flows through the targets")
+def gradnorm_mean_attached(grad_norms, losses, initial_losses, alpha):
+    return _gradnorm(grad_norms, losses, initial_losses, alpha, detach_mean=False)
+
+
+@wrong("gradnorm_loss", "the training rates not detached: gradient reaches the task losses")
+def gradnorm_losses_attached(grad_norms, losses, initial_losses, alpha):
+    return _gradnorm(grad_norms, losses, initial_losses, alpha, detach_losses=False)
+
+
+@wrong("gradnorm_loss", "loss ratio inverted: L(0) / L (a fast task gets the large target)")
+def gradnorm_inverted(grad_norms, losses, initial_losses, alpha):
+    return _gradnorm(grad_norms, losses, initial_losses, alpha, inverted=True)
+
+
+@wrong("gradnorm_loss", "loss ratios not divided by their mean")
+def gradnorm_unnormalised(grad_norms, losses, initial_losses, alpha):
+    return _gradnorm(grad_norms, losses, initial_losses, alpha, normalise=False)
+
+
+@wrong("gradnorm_loss", "squared distance instead of L1")
+def gradnorm_squared(grad_norms, losses, initial_losses, alpha):
+    return _gradnorm(grad_norms, losses, initial_losses, alpha, squared=True)
+
+
+# --- Section 6.2: the sign of the negative-feedback factor -------------------------------------
+
+answer("notes_alpha", "notes_literal", "takes the notes' + sign literally: alpha = +0.4",
+       "0.4\nraising_pneg = 0.5 * (1 - 0.4 * 0.3) - 0.5 * (1 - 0.4 * 0.1)")
+answer("notes_alpha", "score_rises", "thinks more negative feedback raises the score",
+       "-0.4\nraising_pneg = 0.5 * 0.4 * 0.2")
+
+# --- Exercise 19: distillation_loss ------------------------------------------------------------
+
+
+@helper
+def _distill(student, teacher, labels, weight, *, detach=True, swapped=False, logits_as_targets=False,
+             unstable=False, reduce="mean"):
+    teacher = teacher.detach() if detach else teacher
+    soft = teacher if logits_as_targets else torch.sigmoid(teacher)
+    if unstable:
+        p = torch.sigmoid(student)
+        hard = F.binary_cross_entropy(p, labels, reduction=reduce)
+        distill = F.binary_cross_entropy(p, soft, reduction=reduce)
+    else:
+        hard = F.binary_cross_entropy_with_logits(student, labels, reduction=reduce)
+        distill = F.binary_cross_entropy_with_logits(student, soft, reduction=reduce)
+    if swapped:
+        return weight * hard + (1 - weight) * distill
+    return (1 - weight) * hard + weight * distill
+
+
+@wrong("distillation_loss", "teacher not detached: the gradient pulls the ranker towards the student")
+def distillation_attached(student_logits, teacher_logits, labels, weight):
+    return _distill(student_logits, teacher_logits, labels, weight, detach=False)
+
+
+@wrong("distillation_loss", "weight on the click loss instead of the distillation loss")
+def distillation_swapped(student_logits, teacher_logits, labels, weight):
+    return _distill(student_logits, teacher_logits, labels, weight, swapped=True)
+
+
+@wrong("distillation_loss", "teacher logits used as soft targets without the sigmoid")
+def distillation_raw_logits(student_logits, teacher_logits, labels, weight):
+    return _distill(student_logits, teacher_logits, labels, weight, logits_as_targets=True)
+
+
+@wrong("distillation_loss", "sigmoid, then F.binary_cross_entropy: wrong for large logits")
+def distillation_unstable(student_logits, teacher_logits, labels, weight):
+    return _distill(student_logits, teacher_logits, labels, weight, unstable=True)
+
+
+@wrong("distillation_loss", "sums over impressions instead of averaging")
+def distillation_sum(student_logits, teacher_logits, labels, weight):
+    return _distill(student_logits, teacher_logits, labels, weight, reduce="sum")
+
+
+# --- Exercise 20: topk_consistency -------------------------------------------------------------
+
+
+@helper
+def _consistency(ranker_scores, preranker_scores, k, K, *, use_K=True, divide_by_K=False, swap=False,
+                 kind="stable", cap=True):
+    ranker_scores, preranker_scores = np.asarray(ranker_scores), np.asarray(preranker_scores)
+    if swap:
+        ranker_scores, preranker_scores = preranker_scores, ranker_scores
+    n = ranker_scores.shape[1]
+    kk, KK = (min(k, n), min(K, n)) if cap else (k, K)
+    KK = KK if use_K else kk
+    top_r = np.argsort(-ranker_scores, axis=1, kind=kind)[:, :kk]
+    top_p = np.argsort(-preranker_scores, axis=1, kind=kind)[:, :KK]
+    hits = np.array([len(set(a) & set(b)) for a, b in zip(top_r, top_p, strict=True)])
+    return float((hits / (KK if divide_by_K else kk)).mean())
+
+
+@wrong("topk_consistency", "the pre-ranker's top k instead of its top K")
+def consistency_ignores_K(ranker_scores, preranker_scores, k, K):
+    return _consistency(ranker_scores, preranker_scores, k, K, use_K=False)
+
+
+@wrong("topk_consistency", "divides by K instead of k")
+def consistency_over_K(ranker_scores, preranker_scores, k, K):
+    return _consistency(ranker_scores, preranker_scores, k, K, divide_by_K=True)
+
+
+@wrong("topk_consistency", "roles swapped: the pre-ranker's top k within the ranker's top K")
+def consistency_swapped(ranker_scores, preranker_scores, k, K):
+    return _consistency(ranker_scores, preranker_scores, k, K, swap=True)
+
+
+@wrong("topk_consistency", "np.argsort(-scores) with the default quicksort: ties in no defined order")
+def consistency_unstable(ranker_scores, preranker_scores, k, K):
+    return _consistency(ranker_scores, preranker_scores, k, K, kind="quicksort")
+
+
+@wrong("topk_consistency", "divides by k even when k > n_candidates")
+def consistency_uncapped(ranker_scores, preranker_scores, k, K):
+    return _consistency(ranker_scores, preranker_scores, k, K, cap=False)
