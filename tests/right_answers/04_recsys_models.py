@@ -483,3 +483,38 @@ def consistency_lexsort(ranker_scores, preranker_scores, k, K):
         top_K = set(np.lexsort((positions, -pre_row))[:K].tolist())
         shares.append(len(top_k & top_K) / len(top_k))
     return float(np.mean(shares))
+
+
+# --- Capstone --------------------------------------------------------------------------------------------
+
+
+@right("capstone_train", "a factorization machine (no MLP) with AdamW, batch 2048, 6 epochs")
+def capstone_train_fm(train, time_budget_s):
+    class FM(nn.Module):
+        def __init__(self, field_dims, k=8):
+            super().__init__()
+            self.register_buffer("offsets", torch.tensor(np.concatenate([[0], np.cumsum(field_dims)[:-1]])))
+            n = int(sum(field_dims))
+            self.embedding = nn.Embedding(n, k)
+            nn.init.normal_(self.embedding.weight, std=0.01)
+            self.linear = nn.Embedding(n, 1)
+            nn.init.zeros_(self.linear.weight)
+            self.bias = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            rows = x + self.offsets
+            e = self.embedding(rows)
+            return self.bias + self.linear(rows).sum(dim=(1, 2)) + 0.5 * (e.sum(1) ** 2 - (e**2).sum(1)).sum(1)
+
+    torch.manual_seed(0)
+    X, y = torch.from_numpy(train["X"]), torch.from_numpy(train["click"]).float()
+    model = FM(train["field_dims"])
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(6):
+        for batch in torch.randperm(len(y), generator=generator).split(2048):
+            loss = F.binary_cross_entropy_with_logits(model(X[batch]), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model.eval()

@@ -1093,3 +1093,58 @@ def consistency_unstable(ranker_scores, preranker_scores, k, K):
 @wrong("topk_consistency", "divides by k even when k > n_candidates")
 def consistency_uncapped(ranker_scores, preranker_scores, k, K):
     return _consistency(ranker_scores, preranker_scores, k, K, cap=False)
+
+
+# --- Capstone: capstone_train (more pipelines in tools/capstone_pipelines/04_recsys_models.py) -----------------
+
+
+@wrong("capstone_train", "an embedding-MLP trained for one epoch at learning rate 3e-4: underfit [max tier 0]")
+def capstone_train_underfit(train, time_budget_s):
+    class EmbeddingMLP(nn.Module):
+        def __init__(self, field_dims, k=8):
+            super().__init__()
+            self.register_buffer("offsets", torch.tensor(np.concatenate([[0], np.cumsum(field_dims)[:-1]])))
+            self.embedding = nn.Embedding(int(sum(field_dims)), k)
+            nn.init.normal_(self.embedding.weight, std=0.01)
+            self.mlp = nn.Sequential(nn.Linear(len(field_dims) * k, 64), nn.ReLU(), nn.Linear(64, 1))
+
+        def forward(self, x):
+            return self.mlp(self.embedding(x + self.offsets).flatten(1)).squeeze(-1)
+
+    torch.manual_seed(0)
+    X, y = torch.from_numpy(train["X"]), torch.from_numpy(train["click"]).float()
+    model = EmbeddingMLP(train["field_dims"])
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-4)
+    for batch in torch.randperm(len(y), generator=torch.Generator().manual_seed(1)).split(1024):
+        loss = F.binary_cross_entropy_with_logits(model(X[batch]), y[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return model.eval()
+
+
+@wrong("capstone_train", "first order only: one weight per ID, logistic regression on the fields [max tier 0]")
+def capstone_train_first_order(train, time_budget_s):
+    class FirstOrder(nn.Module):
+        def __init__(self, field_dims):
+            super().__init__()
+            self.register_buffer("offsets", torch.tensor(np.concatenate([[0], np.cumsum(field_dims)[:-1]])))
+            self.weights = nn.Embedding(int(sum(field_dims)), 1)
+            nn.init.zeros_(self.weights.weight)
+            self.bias = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return self.bias + self.weights(x + self.offsets).sum(dim=(1, 2))
+
+    torch.manual_seed(0)
+    X, y = torch.from_numpy(train["X"]), torch.from_numpy(train["click"]).float()
+    model = FirstOrder(train["field_dims"])
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(4):
+        for batch in torch.randperm(len(y), generator=generator).split(1024):
+            loss = F.binary_cross_entropy_with_logits(model(X[batch]), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model.eval()
