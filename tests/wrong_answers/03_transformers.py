@@ -988,3 +988,13 @@ def capstone_train_no_mask(train, time_budget_s):
 def capstone_train_no_positions(train, time_budget_s):
     inputs, targets, lengths = train
     return _capstone_fit(_capstone_sorter(use_positions=False), inputs, targets, lengths)
+
+
+@wrong("gru_cell", "computes in float32 whatever the input dtype")
+def gru_cell_float32(x, h, W_ih, W_hh, b_ih, b_hh):
+    x32, h32 = x.float(), h.float()
+    a_r, a_z, a_n = (x32 @ W_ih.float().T + b_ih.float()).chunk(3, dim=-1)
+    b_r, b_z, b_n = (h32 @ W_hh.float().T + b_hh.float()).chunk(3, dim=-1)
+    r, z = torch.sigmoid(a_r + b_r), torch.sigmoid(a_z + b_z)
+    n = torch.tanh(a_n + r * b_n)
+    return ((1 - z) * n + z * h32).to(x.dtype)
