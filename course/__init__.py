@@ -7,6 +7,7 @@ The package holds what the notebooks and the grading pipeline share:
 - ``course.bench``     best-of-n timing and largest-tensor counts for the notebooks' comparisons,
 - ``course.lm``        the tiny causal language model that 07_alignment fine-tunes and aligns,
 - ``course.checks``    the assertion helpers that test cells call,
+- ``course.capstone``  the capstones' harness: the student's pipeline scored in tiers on an unseen split,
 - ``course.grading``   hardened grading for nbgrader: contained kernels, resilient execution,
                        integrity check, feedback without hidden tests, parallel autograde,
 - ``course.pipeline``  thin wrappers around the nbgrader command line,

@@ -325,6 +325,12 @@ class _Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node):
         if node.attr in FORBIDDEN_ATTRIBUTES:
             self.flag(node, f"uses `.{node.attr}`, which reaches interpreter internals")
+        elif node.attr.startswith("_") and isinstance(node.value, (ast.Name, ast.Attribute)):
+            dotted = _dotted(node.value)
+            first, _, rest = (dotted or "").partition(".")
+            target = ".".join(part for part in (self.aliases.get(first, ""), rest) if part)
+            if target.split(".")[0] == "course":
+                self.flag(node, f"reads `{node.attr}`, private state of the course's test helpers")
         self.generic_visit(node)
 
     def visit_Call(self, node):
@@ -451,12 +457,50 @@ def scan_cells(cells, protected):
     return findings
 
 
+# The seeding helpers of course.data; everything else there draws data sets.
+DATA_HELPERS = frozenset({"rng", "torch_generator", "float32_exact"})
+
+
+def scan_capstone(index, source, protected):
+    """A capstone gets its data as arguments: its cell may not draw more from ``course.data`` (more
+    draws from the generator would be training on the source of the unseen split)."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    aliases = _module_aliases([tree], protected)
+    reason = "draws data from course.data inside the capstone (it gets its data as arguments)"
+    lines = source.splitlines()
+    found = set()
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            targets = [target for _, target in _import_bindings(node)]
+        elif isinstance(node, (ast.Attribute, ast.Name)):
+            dotted = _dotted(node)
+            if dotted:
+                first, _, rest = dotted.partition(".")
+                if first in aliases:
+                    targets = [".".join(part for part in (aliases[first], rest) if part)]
+        for target in targets:
+            parts = target.split(".")
+            if parts[:2] == ["course", "data"] and len(parts) > 2 and parts[-1] not in DATA_HELPERS \
+                    and parts[2] != "common":
+                found.add(node.lineno)
+    return [Finding(cell=index, line=line, code=lines[line - 1].strip() if 0 < line <= len(lines) else "",
+                    reason=reason) for line in sorted(found)]
+
+
 def scan_notebook(nb, is_trusted):
     """Findings for every code cell of ``nb`` for which ``is_trusted(cell)`` is False."""
-    trusted, untrusted = [], []
+    trusted, untrusted, capstones = [], [], []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         (trusted if is_trusted(cell) else untrusted).append((index, cell.source))
+        if not is_trusted(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") == "capstone":
+            capstones.append((index, cell.source))
     protected = protected_from(source for _, source in trusted)
-    return scan_cells(untrusted, protected)
+    findings = scan_cells(untrusted, protected)
+    for index, source in capstones:
+        findings.extend(scan_capstone(index, source, protected))
+    return findings

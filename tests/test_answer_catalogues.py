@@ -81,6 +81,24 @@ def cell_bindings(source):
     return rebound, mutated
 
 
+def dependent_cells(cells, name, start):
+    """The code cells after ``start`` whose outcome can depend on a new definition of ``name``,
+    in notebook order: a cell depends on it if it reads a name whose latest value came from
+    ``name`` or from a cell that depends on it (a function calling it, a model trained with it)."""
+    tainted, found = {name}, []
+    for index in range(start + 1, len(cells)):
+        cell = cells[index]
+        if cell.cell_type != "code":
+            continue
+        rebound, mutated = cell_bindings(cell.source)
+        if notebooks.used_names(cell.source) & tainted:
+            found.append(index)
+            tainted |= rebound | mutated
+        else:
+            tainted -= rebound - mutated  # rebound from untainted values only
+    return found
+
+
 class CatalogueRun:
     """A chapter's source notebook, executed once in a kernel, ready to try catalogue entries."""
 
@@ -102,21 +120,7 @@ class CatalogueRun:
         raise AssertionError(f"no solution cell defines {name!r}")
 
     def dependent_cells(self, name, start):
-        """The code cells after ``start`` whose outcome can depend on a new definition of ``name``,
-        in notebook order: a cell depends on it if it reads a name whose latest value came from
-        ``name`` or from a cell that depends on it (a function calling it, a model trained with it)."""
-        tainted, found = {name}, []
-        for index in range(start + 1, len(self.nb.cells)):
-            cell = self.nb.cells[index]
-            if cell.cell_type != "code":
-                continue
-            rebound, mutated = cell_bindings(cell.source)
-            if notebooks.used_names(cell.source) & tainted:
-                found.append(index)
-                tainted |= rebound | mutated
-            else:
-                tainted -= rebound - mutated  # rebound from untainted values only
-        return found
+        return dependent_cells(self.nb.cells, name, start)
 
     def judge(self, entry):
         """Run a wrong answer: the exercise's test cells (in full and with only their visible checks)

@@ -318,3 +318,102 @@ def make_preference_pairs_loop(candidates, reward_scores, margin):
         return torch.zeros(0, dtype=torch.int64), torch.zeros(0, L, dtype=torch.int64), \
             torch.zeros(0, L, dtype=torch.int64)
     return torch.tensor(index), torch.stack(chosen), torch.stack(rejected)
+
+
+@right("load_balancing_loss", "the hint's float32 shares: bincount / numel, then times the float64 mean probabilities")
+def load_balancing_loss_float32_shares(router_logits, expert_index, n_experts):
+    shares = torch.bincount(expert_index.reshape(-1), minlength=n_experts) / expert_index.numel()
+    return n_experts * (shares * torch.softmax(router_logits, dim=-1).mean(dim=0)).sum()
+
+
+@right("generate_with_cache", "Hugging Face style: one cache per generated prefix, only the newest token fed")
+def generate_incremental(model, prefix, trie, beam_size, n_levels):
+    with torch.no_grad():
+        logits, cache = model(prefix[None])
+        state = {(): (torch.log_softmax(logits[0, -1], dim=-1), cache)}
+
+        def step(generated):
+            rows = [tuple(r) for r in generated.tolist()]
+            if generated.shape[1] == 0:
+                return state[()][0][None].expand(len(rows), -1)
+            parents = [state[r[:-1]][1] for r in rows]
+            batched = [(torch.cat([p[layer][0].expand(1, -1, -1, -1) for p in parents]),
+                        torch.cat([p[layer][1].expand(1, -1, -1, -1) for p in parents]))
+                       for layer in range(len(cache))]
+            out, new_cache = model(generated[:, -1:], batched)
+            logprobs = torch.log_softmax(out[:, -1], dim=-1)
+            for i, r in enumerate(rows):
+                state[r] = (logprobs[i], [(k[i:i + 1], v[i:i + 1]) for k, v in new_cache])
+            return logprobs
+
+        return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
+
+
+
+@right("PagedKVCache", "a heap of free blocks, position-by-position writes, gather by index_select")
+class PagedKVCacheHeap:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        import heapq
+
+        self._heapq = heapq
+        self.block_size = block_size
+        self.k_pool = torch.zeros((n_blocks, n_heads, block_size, head_dim), dtype=dtype)
+        self.v_pool = torch.zeros((n_blocks, n_heads, block_size, head_dim), dtype=dtype)
+        self.ref_count = torch.zeros(n_blocks, dtype=torch.int64)
+        self._free = list(range(n_blocks))
+        self.block_table, self.length = {}, {}
+
+    def n_free_blocks(self):
+        return len(self._free)
+
+    def _take(self):
+        block = self._heapq.heappop(self._free)
+        self.ref_count[block] = 1
+        return block
+
+    def _release(self, block):
+        self.ref_count[block] -= 1
+        if int(self.ref_count[block]) == 0:
+            self._heapq.heappush(self._free, block)
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id] = []
+        self.length[seq_id] = 0
+
+    def append(self, seq_id, k, v):
+        table, n, B = self.block_table[seq_id], self.length[seq_id], self.block_size
+        partial_shared = n % B > 0 and int(self.ref_count[table[-1]]) > 1
+        new_blocks = math.ceil((n + k.shape[1]) / B) - math.ceil(n / B)
+        if new_blocks + partial_shared > len(self._free):
+            raise MemoryError("not enough free blocks")
+        if partial_shared:
+            old, new = table[-1], self._take()
+            self.k_pool[new].copy_(self.k_pool[old])
+            self.v_pool[new].copy_(self.v_pool[old])
+            self._release(old)
+            table[-1] = new
+        for t in range(k.shape[1]):
+            position = n + t
+            if position // B == len(table):
+                table.append(self._take())
+            self.k_pool[table[position // B], :, position % B] = k[:, t]
+            self.v_pool[table[position // B], :, position % B] = v[:, t]
+        self.length[seq_id] = n + k.shape[1]
+
+    def fork(self, parent_id, child_id):
+        self.block_table[child_id] = self.block_table[parent_id][:]
+        self.length[child_id] = self.length[parent_id]
+        for block in self.block_table[child_id]:
+            self.ref_count[block] += 1
+
+    def free(self, seq_id):
+        for block in self.block_table.pop(seq_id):
+            self._release(block)
+        self.length.pop(seq_id)
+
+    def gather(self, seq_id):
+        index = torch.tensor(self.block_table[seq_id], dtype=torch.int64)
+        n_heads, head_dim = self.k_pool.shape[1], self.k_pool.shape[3]
+        k = self.k_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
+        v = self.v_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
+        return k[:, :self.length[seq_id]].clone(), v[:, :self.length[seq_id]].clone()

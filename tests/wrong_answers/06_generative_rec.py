@@ -197,10 +197,10 @@ def semantic_ids_reversed(codes):
     return torch.cat([codes, torch.tensor(suffix, dtype=torch.int64).reshape(-1, 1)], dim=1)
 
 
-answer("vq_vs_rq", "same_codes", "VQ and RQ give the same codes", '"A"')
-answer("vq_vs_rq", "shared_codebook", "RQ shares one codebook", '"C"')
-answer("vq_vs_rq", "more_codewords", "RQ has more codewords", '"D"')
-answer("sid_cold_start", "random_ids", "semantic IDs are random", '"A"')
+answer("vq_vs_rq", "vq_better", "multi-level VQ is the better code", '"A"')
+answer("vq_vs_rq", "same_error", "both reach the same error (search order only)", '"B"')
+answer("vq_vs_rq", "shared_codebook", "RQ shares one codebook of 48", '"D"')
+answer("sid_cold_start", "random_ids", "semantic IDs are random", '"B"')
 answer("sid_cold_start", "own_embedding", "every item keeps its own embedding", '"C"')
 answer("sid_cold_start", "debias", "semantic IDs remove popularity bias", '"D"')
 
@@ -604,8 +604,12 @@ class TinyDecoderQVK(nn.Module):
 
 
 answer("kv_stale", "tokens", "the tokens go stale", '"A"')
-answer("kv_stale", "positions", "the positions shift", '"C"')
-answer("kv_stale", "nothing", "nothing goes stale", '"D"')
+answer("kv_stale", "positions", "the positions shift", '"B"')
+answer("kv_stale", "nothing", "nothing goes stale", '"C"')
+answer("kv_reuse", "notes_premise", "the notes' premise: kept tokens reuse their cache",
+       '{"append": 60, "truncate": 51, "memory": 56}')
+answer("kv_reuse", "memory_only_front", "only the regenerated memory tokens change",
+       '{"append": 60, "truncate": 0, "memory": 56}')
 
 # --- Exercise 8: sid_sequence and generate_with_cache ---------------------------------------
 
@@ -679,6 +683,21 @@ def generate_last_token_only(model, prefix, trie, beam_size, n_levels):
             return torch.log_softmax(model(generated[:, -1:], expanded)[0][:, -1], dim=-1)
 
         return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
+
+
+@wrong("generate_with_cache", "no torch.no_grad(): every model call records an autograd graph")
+def generate_with_grad(model, prefix, trie, beam_size, n_levels):
+    logits, cache = model(prefix[None])
+    first = torch.log_softmax(logits[0, -1], dim=-1).detach()
+
+    def step(generated):
+        n = generated.shape[0]
+        if generated.shape[1] == 0:
+            return first[None].expand(n, -1)
+        expanded = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in cache]
+        return torch.log_softmax(model(generated, expanded)[0][:, -1], dim=-1).detach()
+
+    return constrained_beam_search(step, trie, beam_size, n_levels)  # noqa: F821
 
 
 # --- Exercise 9: tiled_attention -------------------------------------------------------------
@@ -769,9 +788,18 @@ def tiled_strict_causal(q, k, v, block_size, causal=False):
     return acc / running_sum[..., None]
 
 
-answer("flash_attention_is", "kv_compression", "FlashAttention as KV compression (the notes)", '"A"')
-answer("flash_attention_is", "sparse", "FlashAttention as sparse attention", '"C"')
-answer("flash_attention_is", "int8", "FlashAttention as 8-bit attention", '"D"')
+answer("flash_attention_is", "kv_compression", "FlashAttention as KV compression (the notes)",
+       '{"approximate", "smaller_kv_cache", "no_score_matrix"}')
+answer("flash_attention_is", "fewer_flops", "exact, no score matrix, and fewer FLOPs",
+       '{"exact", "no_score_matrix", "fewer_flops"}')
+answer("flash_attention_is", "missing_traffic", "exact and no score matrix, but not the memory traffic",
+       '{"exact", "no_score_matrix"}')
+answer("long_sequence_costs", "merge_concat_notes", "token merge as 1/k of the scores (the notes' concat figure)",
+       '{"full": 16777216, "global_tokens": 16908544, "token_merge": 4194304, "perceiver": 266240, '
+       '"global_queries": 65536, "sliding_window": 1015936, "moba": 4227072}')
+answer("long_sequence_costs", "window_times_t", "the sliding window as T * W (the first rows see fewer keys)",
+       '{"full": 16777216, "global_tokens": 16908544, "token_merge": 1048576, "perceiver": 266240, '
+       '"global_queries": 65536, "sliding_window": 1048576, "moba": 4227072}')
 
 # --- Exercise 10: sliding_window_mask, quantize_per_channel, dequantize ------------------------
 
@@ -965,7 +993,7 @@ answer("static_cache_valid", "no_cross", "only without cross-attention", '"D"')
 # --- Section 10: OneRec ---------------------------------------------------------------------
 
 answer("session_wise", "loss_weighting", "session-wise = loss weighting", '"A"')
-answer("session_wise", "retraining", "session-wise = retraining per session", '"C"')
+answer("session_wise", "retraining", "session-wise = retraining per session", '"B"')
 answer("session_wise", "first_item", "session-wise = first item only", '"D"')
 
 
@@ -1007,9 +1035,233 @@ def pairs_keep_equal(candidates, reward_scores, margin):
     return keep, candidates[rows, best][keep], candidates[rows, worst][keep]
 
 
-answer("dpo_in_recsys", "needs_rm", "DPO needs a reward model in its loss", '"A"')
+answer("dpo_in_recsys", "needs_rm", "DPO needs a reward model in its loss", '"B"')
 answer("dpo_in_recsys", "needs_rl", "DPO needs on-policy RL", '"C"')
 answer("dpo_in_recsys", "no_negatives", "no negative feedback at all", '"D"')
 answer("dr_vs_sid", "same", "the same method", '"A"')
-answer("dr_vs_sid", "reversed", "content and interactions swapped", '"C"')
-answer("dr_vs_sid", "hnsw", "semantic IDs need HNSW", '"D"')
+answer("dr_vs_sid", "reversed", "content and interactions swapped", '"B"')
+answer("dr_vs_sid", "hnsw", "semantic IDs need HNSW", '"C"')
+
+
+@wrong("tiled_attention", "running maximum started at 0 instead of -inf (0 / 0 when every score is very negative)")
+def tiled_max_from_zero(q, k, v, block_size, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    running_max = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    running_sum = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    acc = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    for start in range(0, T_k, block_size):
+        stop = min(start + block_size, T_k)
+        scores = q @ k[..., start:stop, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if causal:
+            scores = scores.masked_fill(torch.arange(start, stop)[None, :] > torch.arange(T_q)[:, None], -math.inf)
+        new_max = torch.maximum(running_max, scores.amax(dim=-1))
+        p = torch.exp(scores - new_max[..., None])
+        correction = torch.exp(running_max - new_max)
+        running_sum = running_sum * correction + p.sum(dim=-1)
+        acc = acc * correction[..., None] + p @ v[..., start:stop, :]
+        running_max = new_max
+    return acc / running_sum[..., None]
+
+
+@wrong("tiled_attention", "causal mask applied after the block maximum (nan when a future key scores highest)")
+def tiled_mask_after_max(q, k, v, block_size, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    running_max = torch.full(q.shape[:-1], float("-inf"), dtype=q.dtype)
+    running_sum = torch.zeros(q.shape[:-1], dtype=q.dtype)
+    acc = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
+    for start in range(0, T_k, block_size):
+        stop = min(start + block_size, T_k)
+        scores = q @ k[..., start:stop, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        new_max = torch.maximum(running_max, scores.amax(dim=-1))
+        p = torch.exp(scores - new_max[..., None])
+        if causal:
+            p = p.masked_fill(torch.arange(start, stop)[None, :] > torch.arange(T_q)[:, None], 0.0)
+        correction = torch.exp(running_max - new_max)
+        running_sum = running_sum * correction + p.sum(dim=-1)
+        acc = acc * correction[..., None] + p @ v[..., start:stop, :]
+        running_max = new_max
+    return acc / running_sum[..., None]
+
+
+@wrong("rq_kmeans", "levels after the first are initialised with rows of x, not of the current residuals")
+def rq_kmeans_init_from_x(x, n_levels, codebook_size, generator):
+    residual = x.clone()
+    codebooks = []
+    for _ in range(n_levels):
+        centroids = x[torch.randperm(x.shape[0], generator=generator)[:codebook_size]].clone()
+        assignment = None
+        for _ in range(100):
+            new_assignment = nearest_code(residual, centroids)  # noqa: F821
+            if assignment is not None and torch.equal(new_assignment, assignment):
+                break
+            assignment = new_assignment
+            sums = torch.zeros_like(centroids).index_add_(0, assignment, residual)
+            counts = torch.bincount(assignment, minlength=codebook_size).to(x.dtype)
+            centroids = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], centroids)
+        codebooks.append(centroids)
+        residual = residual - centroids[nearest_code(residual, centroids)]  # noqa: F821
+    return torch.stack(codebooks)
+
+
+@wrong("encode_once_decode_many", "copies the memory to the beams (repeat) instead of expanding a view")
+def encode_once_repeat(model, history, beam_prefixes):
+    memory = model.encode(history[None]).repeat(beam_prefixes.shape[0], 1, 1)
+    return torch.log_softmax(model.decode(beam_prefixes, memory)[:, -1], dim=-1)
+
+
+@wrong("quantize_per_channel", "scale and zero_point computed in float64 whatever the dtype of x")
+def quantize_float64_stats(x, n_bits):
+    flat = x.reshape(-1, x.shape[-1]).double()
+    low, high = flat.amin(dim=0), flat.amax(dim=0)
+    levels = 2 ** n_bits - 1
+    scale = torch.where(high > low, (high - low) / levels, torch.ones_like(high))
+    zero_point = -low / scale
+    q = torch.clamp(torch.round(x.double() / scale + zero_point), 0, levels).to(torch.uint8)
+    return q, scale, zero_point
+
+
+# --- Exercise 14: PagedKVCache ---------------------------------------------------------------
+
+
+@helper
+def _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype):
+    self.block_size = block_size
+    self.k_pool = torch.zeros(n_blocks, n_heads, block_size, head_dim, dtype=dtype)
+    self.v_pool = torch.zeros_like(self.k_pool)
+    self.ref_count = torch.zeros(n_blocks, dtype=torch.int64)
+    self.block_table, self.length, self.bumped = {}, {}, 0
+
+
+@helper
+def _paged_append(self, seq_id, k, v, bug):
+    """PagedKVCache.append with one switch per bug."""
+    table, n, B, T = self.block_table[seq_id], self.length[seq_id], self.block_size, k.shape[1]
+    copy = n % B != 0 and int(self.ref_count[table[-1]]) > 1 and bug != "no_copy_on_write"
+    needed = -(-(n + T) // B) - -(-n // B) + int(copy)
+    free = int((self.ref_count == 0).sum()) if bug != "bump" else self.ref_count.shape[0] - self.bumped
+    if needed > free:
+        raise MemoryError("pool exhausted")
+
+    def take():
+        if bug == "bump":
+            block, self.bumped = self.bumped, self.bumped + 1
+        else:
+            block = int(torch.nonzero(self.ref_count == 0)[0])
+        self.ref_count[block] = 1
+        return block
+
+    if copy:
+        new = take()
+        self.k_pool[new], self.v_pool[new] = self.k_pool[table[-1]], self.v_pool[table[-1]]
+        self.ref_count[table[-1]] -= 1
+        table[-1] = new
+    for p in range(n, n + T):
+        if p % B == 0:
+            table.append(take())
+        self.k_pool[table[-1], :, p % B] = k[:, p - n]
+        self.v_pool[table[-1], :, p % B] = v[:, p - n]
+    self.length[seq_id] = n + T
+
+
+@helper
+def _paged_gather(self, seq_id):
+    table, n = self.block_table[seq_id], self.length[seq_id]
+    if not table:
+        shape = (self.k_pool.shape[1], 0, self.k_pool.shape[3])
+        return self.k_pool.new_zeros(shape), self.v_pool.new_zeros(shape)
+    return (torch.cat(list(self.k_pool[table]), dim=1)[:, :n].clone(),
+            torch.cat(list(self.v_pool[table]), dim=1)[:, :n].clone())
+
+
+@helper
+def _paged_free(self, seq_id, bug):
+    for block in self.block_table.pop(seq_id):
+        self.ref_count[block] = 0 if bug == "free_all" else self.ref_count[block] - 1
+    del self.length[seq_id]
+
+
+@helper
+def _paged_fork(self, parent_id, child_id):
+    self.block_table[child_id] = list(self.block_table[parent_id])
+    self.length[child_id] = self.length[parent_id]
+    for block in self.block_table[child_id]:
+        self.ref_count[block] += 1
+
+
+@wrong("PagedKVCache", "no copy-on-write: a fork writes into the shared, partly filled block")
+class PagedNoCopyOnWrite:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug="no_copy_on_write")
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug=None)
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+@wrong("PagedKVCache", "a bump allocator: blocks handed out in order, freed blocks never reused")
+class PagedBumpAllocator:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug="bump")
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug=None)
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+@wrong("PagedKVCache", "free releases every block of the sequence, also blocks a fork still holds")
+class PagedFreeIgnoresCounts:
+    def __init__(self, n_blocks, block_size, n_heads, head_dim, dtype=torch.float32):
+        _paged_init(self, n_blocks, block_size, n_heads, head_dim, dtype)
+
+    def n_free_blocks(self):
+        return int((self.ref_count == 0).sum())
+
+    def allocate(self, seq_id):
+        self.block_table[seq_id], self.length[seq_id] = [], 0
+
+    def append(self, seq_id, k, v):
+        _paged_append(self, seq_id, k, v, bug=None)
+
+    def fork(self, parent_id, child_id):
+        _paged_fork(self, parent_id, child_id)
+
+    def free(self, seq_id):
+        _paged_free(self, seq_id, bug="free_all")
+
+    def gather(self, seq_id):
+        return _paged_gather(self, seq_id)
+
+
+answer("output_layer_params", "no_bias", "weights only, no bias",
+       '{"item_ids": 512000000000, "semantic_ids": 12583936}')
+answer("output_layer_params", "product_vocabulary", "one token per code tuple (8192 ** 3) instead of per code",
+       '{"item_ids": 513000000000, "semantic_ids": 282024732525570}')
+
