@@ -998,3 +998,9 @@ def gru_cell_float32(x, h, W_ih, W_hh, b_ih, b_hh):
     r, z = torch.sigmoid(a_r + b_r), torch.sigmoid(a_z + b_z)
     n = torch.tanh(a_n + r * b_n)
     return ((1 - z) * n + z * h32).to(x.dtype)
+
+
+@wrong("next_item_loss", "computes in float32 whatever the dtype of the logits")
+def next_item_loss_float32(logits, items, pad_id):
+    targets = items[:, 1:].masked_fill(items[:, 1:] == pad_id, -100)
+    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
