@@ -1004,3 +1004,17 @@ def gru_cell_float32(x, h, W_ih, W_hh, b_ih, b_hh):
 def next_item_loss_float32(logits, items, pad_id):
     targets = items[:, 1:].masked_fill(items[:, 1:] == pad_id, -100)
     return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+@wrong("capstone_train", "tuned to the validation split: hard-codes its secret order, learns nothing [max tier 0]")
+def capstone_train_validation_order(train, time_budget_s):
+    from course.data.common import torch_generator
+
+    rank = torch.randperm(10, generator=torch_generator(0))  # the validation split's order, read off by hand
+
+    def sorter(tokens, lengths):
+        keys = rank[tokens].masked_fill(torch.arange(tokens.shape[1]) >= lengths[:, None], 10)
+        ordered = torch.gather(tokens, 1, keys.sort(dim=1, stable=True).indices)
+        return nn.functional.one_hot(ordered, 10).double()
+
+    return sorter
