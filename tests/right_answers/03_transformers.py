@@ -384,3 +384,83 @@ class TransformerBlockMethods(nn.Module):
 answer("ffn_share", "counted_by_hand",
        "the parameter counts written out: FFN weights and biases over attention + FFN + two LayerNorms",
        "(2 * 512 * 2048 + 2048 + 512) / (4 * 512 * 512 + 4 * 512 + 2 * 512 * 2048 + 2048 + 512 + 4 * 512)")
+
+
+# --- Exercise 17: next_item_loss ----------------------------------------------------------------
+
+
+@right("next_item_loss", "log_softmax and gather over a boolean selection of the real targets")
+def next_item_loss_gather(logits, items, pad_id):
+    log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
+    nxt = items[:, 1:]
+    real = nxt != pad_id
+    picked = log_probs.gather(-1, nxt.clamp(max=logits.shape[-1] - 1)[..., None])[..., 0]
+    return -(picked[real]).sum() / real.sum()
+
+
+# --- Exercise 18: CausalSASRec ------------------------------------------------------------------
+
+
+@right("CausalSASRec", "sub-modules created in another order, a float -inf causal mask, F.embedding lookups")
+class CausalSASRecOther(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.ln = nn.LayerNorm(d_model)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True) for _ in range(n_layers))
+        self.pos_emb = nn.Embedding(max_len, d_model)
+        self.item_emb = nn.Embedding(n_items + 1, d_model, padding_idx=n_items)
+        self.n_items = n_items
+
+    def forward(self, items):
+        T = items.shape[1]
+        positions = torch.arange(T)
+        h = self.item_emb(items) + self.pos_emb(positions)[None]
+        future = torch.full((T, T), float("-inf"), dtype=h.dtype).triu(1)
+        for layer in self.layers:
+            h = layer(h, src_mask=future)
+        table = self.item_emb.weight[:-1]
+        return torch.einsum("ntd,id->nti", self.ln(h), table)
+
+
+# --- Exercise 20: the capstone ------------------------------------------------------------------
+
+
+@right("capstone_train", "a GRU-free recipe written differently: Adam, 3 layers of d = 48, sinusoidal positions, "
+                         "cosine schedule, own batching")
+def capstone_train_other(train, time_budget_s):
+    inputs, targets, lengths = train
+    torch.manual_seed(1)
+    d_model = 48
+    angles = torch.arange(12)[:, None] * 10000.0 ** (-torch.arange(0, d_model, 2) / d_model)
+    table = torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(12, d_model)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(10, d_model)
+            self.layers = nn.TransformerEncoder(
+                nn.TransformerEncoderLayer(d_model, 4, 96, dropout=0.0, batch_first=True, norm_first=True), 3,
+                enable_nested_tensor=False)
+            self.out = nn.Linear(d_model, 10)
+
+        def forward(self, tokens, lengths):
+            ignore = torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]
+            return self.out(self.layers(self.embed(tokens) + table[: tokens.shape[1]], src_key_padding_mask=ignore))
+
+    model = Model()
+    steps = 300
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        batch = torch.randint(0, len(inputs), (64,), generator=generator)
+        loss = F.cross_entropy(model(inputs[batch], lengths[batch]).flatten(0, 1), targets[batch].flatten(),
+                               ignore_index=-100)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    model.eval()
+    return model

@@ -267,7 +267,7 @@ def sdpa_calls_torch(q, k, v, mask=None):
 
 # --- Exercise 5: why sqrt(d_k) ------------------------------------------------------------------
 
-answer("why_sqrt_dk", "notes_sigmoid", "the notes' answer: a saturating sigmoid", '"A"')
+answer("why_sqrt_dk", "notes_sigmoid", "the notes' answer: a saturating sigmoid", '"B"')
 answer("why_sqrt_dk", "normalisation", "confuses the scale with the softmax normalisation", '"C"')
 
 # --- Exercise 6: causal_mask and padding_mask ---------------------------------------------------
@@ -396,8 +396,8 @@ def mha_no_out_proj(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_b
 answer("head_facts", "more_params", "believes more heads add parameters", '{"more_params", "own_softmax"}')
 answer("head_facts", "only_softmax", "misses that the parameter count is unchanged", '{"own_softmax"}')
 answer("head_facts", "a_list", "answers with a list instead of a set", '["same_params", "own_softmax"]')
-answer("shared_qk", "nothing_changes", "thinks the value projection alone matters", '"C"')
-answer("shared_qk", "half_params", "thinks the problem is the parameter count", '"D"')
+answer("shared_qk", "nothing_changes", "thinks the value projection alone matters", '"B"')
+answer("shared_qk", "half_params", "thinks the problem is the parameter count", '"C"')
 
 # --- Exercise 9: sinusoidal_positions and shift_matrix ------------------------------------------
 
@@ -773,3 +773,248 @@ answer("ffn_share", "notes_sixty", "the notes' rule of thumb, 60%", "0.6")
 answer("ffn_share", "percent", "answers in percent instead of a fraction", "66.6")
 answer("decoder_mask_prevents", "padding", "confuses the causal mask with the padding mask", '"A"')
 answer("decoder_mask_prevents", "itself", "thinks a position may not see itself", '"B"')
+
+
+# --- Exercise 1b: vanish_steps, explode_steps ---------------------------------------------------
+
+answer("vanish_steps", "floor", "rounds log(1e-3) / log(0.9) down (65: the ratio is still above 1e-3)", "65")
+answer("vanish_steps", "float", "answers with the unrounded float", "math.log(1e-3) / math.log(0.9)")
+answer("explode_steps", "floor", "rounds log(1e3) / log(1.1) down (72: the ratio is still below 1000)", "72")
+
+# --- Exercise 5b: additive_floats, dot_floats ---------------------------------------------------
+
+answer("additive_floats", "projections_only", "counts the projected queries and keys, not the per-pair tensor",
+       "2 * 512 * 64")
+answer("dot_floats", "with_head_size", "multiplies the score matrix by the head size", "512 * 512 * 64")
+answer("additive_floats", "float", "answers with a float", "float(512 * 512 * 64)")
+
+# --- Exercise 10b: relative_encodings -----------------------------------------------------------
+
+answer("relative_encodings", "rope_only", "misses the score biases of T5 and ALiBi", '{"rope"}')
+answer("relative_encodings", "sinusoids_too", "believes added sinusoids give offset-only scores",
+       '{"rope", "t5_bias", "alibi", "sinusoidal_added"}')
+answer("relative_encodings", "a_list", "answers with a list", '["rope", "t5_bias", "alibi"]')
+
+# --- Exercise 14b: roberta_changes, macbert_expected_ngram, n_windows, bottom_layer_lr ----------
+
+answer("roberta_changes", "sop", "attributes ALBERT's sentence-order prediction to RoBERTa",
+       '{"dynamic_masking", "no_nsp", "more_data_bigger_batches", "byte_level_bpe", "sentence_order_prediction"}')
+answer("macbert_expected_ngram", "uniform", "averages 1..4 uniformly", "2.5")
+answer("n_windows", "no_overlap", "forgets the overlap: ceil(1300 / 510)", "3")
+answer("bottom_layer_lr", "twelve_powers", "decays 12 times instead of 11", "2e-5 * 0.9 ** 12")
+answer("n_windows", "float", "answers with a float", "5.0")
+
+# --- Exercise 17: next_item_loss ----------------------------------------------------------------
+
+
+@wrong("next_item_loss", "no shift: the logits at t are trained on the item at t (the current, not the next)")
+def next_item_loss_no_shift(logits, items, pad_id):
+    targets = items.masked_fill(items == pad_id, -100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+@wrong("next_item_loss", "padding targets counted (the model is trained to predict the padding id)")
+def next_item_loss_counts_padding(logits, items, pad_id):
+    targets = items[:, 1:].clamp(max=logits.shape[-1] - 1)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+@wrong("next_item_loss", "mean per session, then over sessions (short sessions weigh as much as long ones)")
+def next_item_loss_per_session(logits, items, pad_id):
+    losses = []
+    for row_logits, row in zip(logits, items, strict=True):
+        targets = row[1:].masked_fill(row[1:] == pad_id, -100)
+        losses.append(F.cross_entropy(row_logits[:-1], targets, ignore_index=-100))
+    return torch.stack(losses).mean()
+
+
+@wrong("next_item_loss", "sums instead of averaging over targets")
+def next_item_loss_sum(logits, items, pad_id):
+    targets = items[:, 1:].masked_fill(items[:, 1:] == pad_id, -100)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100,
+                           reduction="sum")
+
+
+# --- Exercise 18: CausalSASRec ------------------------------------------------------------------
+
+
+@helper
+def _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers, norm_first=True):
+    self.item_emb = nn.Embedding(n_items + 1, d_model, padding_idx=n_items)
+    self.pos_emb = nn.Embedding(max_len, d_model)
+    self.layers = nn.ModuleList([
+        nn.TransformerEncoderLayer(d_model, n_heads, 2 * d_model, dropout=0.0, activation="gelu", batch_first=True,
+                                   norm_first=norm_first) for _ in range(n_layers)])
+    self.ln = nn.LayerNorm(d_model)
+
+
+@wrong("CausalSASRec", "no causal mask: every position sees the item it must predict")
+class CausalSASRecNoMask(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.n_items = n_items
+        _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers)
+
+    def forward(self, items):
+        h = self.item_emb(items) + self.pos_emb.weight[: items.shape[1]]
+        for layer in self.layers:
+            h = layer(h)
+        return self.ln(h) @ self.item_emb.weight[: self.n_items].T
+
+
+@wrong("CausalSASRec", "the course's mask polarity (True = allowed) given to nn.TransformerEncoderLayer: "
+                       "sees only the future")
+class CausalSASRecPolarity(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.n_items = n_items
+        _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers)
+
+    def forward(self, items):
+        T = items.shape[1]
+        h = self.item_emb(items) + self.pos_emb.weight[:T]
+        allowed = torch.ones(T, T, dtype=torch.bool).tril()  # the course's convention, read by nn as "forbidden"
+        for layer in self.layers:
+            h = layer(h, src_mask=allowed)
+        return self.ln(h) @ self.item_emb.weight[: self.n_items].T
+
+
+@wrong("CausalSASRec", "a separate output layer instead of the tied item embeddings")
+class CausalSASRecUntied(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.n_items = n_items
+        _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers)
+        self.out = nn.Linear(d_model, n_items, bias=False)
+
+    def forward(self, items):
+        T = items.shape[1]
+        h = self.item_emb(items) + self.pos_emb.weight[:T]
+        for layer in self.layers:
+            h = layer(h, src_mask=torch.ones(T, T, dtype=torch.bool).triu(1))
+        return self.out(self.ln(h))
+
+
+@wrong("CausalSASRec", "post-LN layers (norm_first=False)")
+class CausalSASRecPostLN(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.n_items = n_items
+        _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers, norm_first=False)
+
+    def forward(self, items):
+        T = items.shape[1]
+        h = self.item_emb(items) + self.pos_emb.weight[:T]
+        for layer in self.layers:
+            h = layer(h, src_mask=torch.ones(T, T, dtype=torch.bool).triu(1))
+        return self.ln(h) @ self.item_emb.weight[: self.n_items].T
+
+
+@wrong("CausalSASRec", "no position embeddings added")
+class CausalSASRecNoPositions(nn.Module):
+    def __init__(self, n_items, max_len, d_model, n_heads, n_layers):
+        super().__init__()
+        self.n_items = n_items
+        _sasrec_modules(self, n_items, max_len, d_model, n_heads, n_layers)
+
+    def forward(self, items):
+        T = items.shape[1]
+        h = self.item_emb(items)
+        for layer in self.layers:
+            h = layer(h, src_mask=torch.ones(T, T, dtype=torch.bool).triu(1))
+        return self.ln(h) @ self.item_emb.weight[: self.n_items].T
+
+
+# --- Exercise 19: sequence_family, order_blind --------------------------------------------------
+
+answer("sequence_family", "notes_autoint", "the notes' taxonomy: AutoInt as an attention-based sequence model",
+       '{"YouTube DNN": "pooling", "DIN": "attention", "BST": "attention", "DSIN": "attention", '
+       '"GRU4Rec": "sequential", "AutoInt": "attention"}')
+answer("sequence_family", "bst_sequential", "files BST (a Transformer) under sequential",
+       '{"YouTube DNN": "pooling", "DIN": "attention", "BST": "sequential", "DSIN": "attention", '
+       '"GRU4Rec": "sequential", "AutoInt": "feature_interaction"}')
+answer("order_blind", "attention_is_ordered", "believes any attention model sees the order",
+       '{"mean_pooling"}')
+answer("order_blind", "sasrec_blind", "forgets SASRec's position embeddings and causal mask",
+       '{"mean_pooling", "din_target_attention", "sasrec"}')
+
+# --- Exercise 20: the capstone ------------------------------------------------------------------
+
+
+@helper
+def _capstone_sorter(use_mask=True, use_positions=True):
+    torch.manual_seed(0)
+
+    class Sorter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(10, 32)
+            self.position = nn.Embedding(12, 32)
+            layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.head = nn.Linear(32, 10)
+
+        def forward(self, tokens, lengths):
+            padding = torch.arange(tokens.shape[1]) >= lengths[:, None]
+            h = self.embed(tokens) + (self.position.weight[: tokens.shape[1]] if use_positions else 0.0)
+            return self.head(self.encoder(h, src_key_padding_mask=padding if use_mask else None))
+
+    return Sorter()
+
+
+@helper
+def _capstone_fit(model, inputs, targets, lengths, steps=300, batch_size=64, lr=3e-3):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.1)
+    order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(0))
+    for step in range(steps):
+        batch = order[(step * batch_size) % len(inputs):][:batch_size]
+        loss = F.cross_entropy(model(inputs[batch], lengths[batch]).reshape(-1, 10), targets[batch].reshape(-1),
+                               ignore_index=-100)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return model.eval()
+
+
+@wrong("capstone_train", "no padding mask: the leftover symbols are sorted in [max tier 0]")
+def capstone_train_no_mask(train, time_budget_s):
+    inputs, targets, lengths = train
+    return _capstone_fit(_capstone_sorter(use_mask=False), inputs, targets, lengths)
+
+
+@wrong("capstone_train", "no position information: every output position is the same function of the set [max tier 0]")
+def capstone_train_no_positions(train, time_budget_s):
+    inputs, targets, lengths = train
+    return _capstone_fit(_capstone_sorter(use_positions=False), inputs, targets, lengths)
+
+
+@wrong("gru_cell", "computes in float32 whatever the input dtype")
+def gru_cell_float32(x, h, W_ih, W_hh, b_ih, b_hh):
+    x32, h32 = x.float(), h.float()
+    a_r, a_z, a_n = (x32 @ W_ih.float().T + b_ih.float()).chunk(3, dim=-1)
+    b_r, b_z, b_n = (h32 @ W_hh.float().T + b_hh.float()).chunk(3, dim=-1)
+    r, z = torch.sigmoid(a_r + b_r), torch.sigmoid(a_z + b_z)
+    n = torch.tanh(a_n + r * b_n)
+    return ((1 - z) * n + z * h32).to(x.dtype)
+
+
+@wrong("next_item_loss", "computes in float32 whatever the dtype of the logits")
+def next_item_loss_float32(logits, items, pad_id):
+    targets = items[:, 1:].masked_fill(items[:, 1:] == pad_id, -100)
+    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+
+
+@wrong("capstone_train", "tuned to the validation split: hard-codes its secret order, learns nothing [max tier 0]")
+def capstone_train_validation_order(train, time_budget_s):
+    from course.data.common import torch_generator
+
+    rank = torch.randperm(10, generator=torch_generator(0))  # the validation split's order, read off by hand
+
+    def sorter(tokens, lengths):
+        keys = rank[tokens].masked_fill(torch.arange(tokens.shape[1]) >= lengths[:, None], 10)
+        ordered = torch.gather(tokens, 1, keys.sort(dim=1, stable=True).indices)
+        return nn.functional.one_hot(ordered, 10).double()
+
+    return sorter
