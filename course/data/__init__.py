@@ -22,6 +22,6 @@ from course.data.sequences import PAD_DIGIT, digit_reversal, digit_sorting, next
 
 __all__ = [
     "CLICK_LOG_FIELDS", "PAD_DIGIT", "InteractionLog", "SlateTask", "click_log", "digit_reversal", "digit_sorting",
-    "feature_batches", "float32_exact", "imbalanced_blobs", "imbalanced_scores", "interaction_log", "next_item_sessions",
-    "rings_classification", "rng", "slate_task", "torch_generator",
+    "feature_batches", "float32_exact", "imbalanced_blobs", "imbalanced_scores", "interaction_log",
+    "next_item_sessions", "rings_classification", "rng", "slate_task", "torch_generator",
 ]
