@@ -440,7 +440,7 @@ def capstone_train_adamw(train, time_budget_s):
                 "items": torch.nn.functional.normalize(embed(torch.arange(n_items)), dim=-1).numpy(), "seen": seen}
 
 
-@right("pq_train", "explicit loops over sub-spaces, iterations and points")
+@right("pq_train", "loops over sub-spaces, iterations and centroids; distances vectorised over points")
 def pq_train_loops(items, n_subspaces, n_centroids, generator):
     X = np.asarray(items, dtype=np.float64)
     width = X.shape[1] // n_subspaces
@@ -449,11 +449,11 @@ def pq_train_loops(items, n_subspaces, n_centroids, generator):
         block = X[:, m * width:(m + 1) * width]
         centres = block[generator.choice(X.shape[0], n_centroids, replace=False)].copy()
         for _ in range(10):
-            labels = [min(range(n_centroids), key=lambda j: (float(((p - centres[j]) ** 2).sum()), j)) for p in block]
+            distances = np.stack([((block - centres[j]) ** 2).sum(axis=1) for j in range(n_centroids)], axis=1)
+            labels = distances.argmin(axis=1)  # the first minimum: ties to the lower index
             for j in range(n_centroids):
-                members = [p for p, lab in zip(block, labels, strict=True) if lab == j]
-                if members:
-                    centres[j] = np.mean(members, axis=0)
+                if (labels == j).any():
+                    centres[j] = block[labels == j].mean(axis=0)
         books[m] = centres
     return books
 

@@ -295,6 +295,15 @@ def grad_hess_naive_sigmoid(y, raw):
     return p - y, p * (1 - p)
 
 
+@wrong("logistic_grad_hess", "negates raw in place to reuse its buffer (modifies the caller's scores)",
+       also_fails=("test_newton_boosting",))
+def grad_hess_in_place(y, raw):
+    raw = np.asarray(raw, dtype=float)
+    np.negative(raw, out=raw)
+    p = np.exp(-np.logaddexp(0.0, raw))
+    return p - y, p * (1 - p)
+
+
 # --- Exercise 7: leaf_weight and split_gain ---------------------------------------------------------
 
 
