@@ -224,10 +224,10 @@ def global_side_effects(function):
     bind locally that it assigns into (`results[k] = ...`, `obj.x = ...`) or grows (`results.append`)."""
     args = function.args
     local = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs} | _stored(function.body)
-    changed = set()
+    declared, changed = set(), set()
     for node in ast.walk(function):
         if isinstance(node, ast.Global):
-            changed.update(node.names)
+            declared.update(node.names)
         elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
             root = node
             while isinstance(root, (ast.Subscript, ast.Attribute)):
@@ -237,8 +237,7 @@ def global_side_effects(function):
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS \
                 and isinstance(node.func.value, ast.Name):
             changed.add(node.func.value.id)
-    return (changed - local) | {name for name in changed if any(isinstance(n, ast.Global) and name in n.names
-                                                                for n in ast.walk(function))}
+    return (changed - local) | declared
 
 
 def cascades(nb):
