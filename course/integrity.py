@@ -490,17 +490,93 @@ def scan_capstone(index, source, protected):
                     reason=reason) for line in sorted(found)]
 
 
+def _setup_names(source):
+    """What a trusted capstone set-up cell (``capstone_setup``, ``capstone_spec``) puts off-limits for the
+    capstone: every name it binds (the split, the metric, the spec: they reach the unseen split's targets)
+    and the names listed in its
+    ``CAPSTONE_OFF_LIMITS`` (e.g. the notebook object that holds the planted truth)."""
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            if any(isinstance(t, ast.Name) and t.id == "CAPSTONE_OFF_LIMITS" for t in targets) \
+                    and isinstance(node.value, (ast.Tuple, ast.List, ast.Set)):
+                names.update(e.value for e in node.value.elts
+                             if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return names
+
+
+class _FreeUses(ast.NodeVisitor):
+    """Lines where the names of ``watched`` are used without being bound in the enclosing function (or
+    are bound at the cell's top level, which would replace the notebook's object)."""
+
+    def __init__(self, watched):
+        self.watched, self.scopes, self.found = watched, [], set()
+
+    def _function(self, node):
+        args = node.args
+        bound = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        bound |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                    bound.add(inner.id)
+                elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    bound.add(inner.name)
+                elif isinstance(inner, (ast.Import, ast.ImportFrom)):
+                    bound.update(name for name, _ in _import_bindings(inner))
+        for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self.visit(default)
+        self.scopes.append(bound)
+        for statement in body:
+            self.visit(statement)
+        self.scopes.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
+
+    def visit_Name(self, node):
+        if node.id in self.watched and not any(node.id in scope for scope in self.scopes):
+            self.found.add(node.lineno)
+
+
+def scan_capstone_names(index, source, off_limits):
+    """The capstone cell may not read what the locked capstone set-up defines (it reaches the unseen
+    split and its targets) nor the notebook objects the set-up declares off-limits (the planted truth)."""
+    tree = _parse(source)
+    if tree is None or not off_limits:
+        return []
+    visitor = _FreeUses(off_limits)
+    visitor.visit(tree)
+    lines = source.splitlines()
+    return [Finding(cell=index, line=line, code=lines[line - 1].strip() if 0 < line <= len(lines) else "",
+                    reason="reads the capstone's locked set-up or the notebook's planted truth (the capstone "
+                           "learns from its arguments only)")
+            for line in sorted(visitor.found)]
+
+
 def scan_notebook(nb, is_trusted):
     """Findings for every code cell of ``nb`` for which ``is_trusted(cell)`` is False."""
-    trusted, untrusted, capstones = [], [], []
+    trusted, untrusted, capstones, off_limits = [], [], [], set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         (trusted if is_trusted(cell) else untrusted).append((index, cell.source))
-        if not is_trusted(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") == "capstone":
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not is_trusted(cell) and grade_id == "capstone":
             capstones.append((index, cell.source))
+        if is_trusted(cell) and (grade_id or "").startswith("capstone_"):  # capstone_setup, capstone_spec
+            off_limits |= _setup_names(cell.source)
     protected = protected_from(source for _, source in trusted)
     findings = scan_cells(untrusted, protected)
     for index, source in capstones:
         findings.extend(scan_capstone(index, source, protected))
+        findings.extend(scan_capstone_names(index, source, off_limits))
     return findings

@@ -67,8 +67,8 @@ def test_errors_and_overruns_score_tier_zero_with_a_clear_message(capsys):
         raise ValueError("shapes do not match")
 
     def slow(train, time_budget_s):
-        deadline = time.perf_counter() + 10
-        while time.perf_counter() < deadline:
+        deadline = time.process_time() + 10  # CPU time: the limit counts CPU time, whatever the machine's load
+        while time.process_time() < deadline:
             pass
 
     result = capstone.run(SPEC, broken, good_predict, seed=1)
@@ -76,9 +76,9 @@ def test_errors_and_overruns_score_tier_zero_with_a_clear_message(capsys):
     assert "shapes do not match" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="did not produce a score"):
         capstone.require(SPEC, broken, good_predict, tier=1, seed=1)
-    started = time.perf_counter()
+    started = time.process_time()
     result = capstone.run(SPEC, slow, good_predict, seed=1, verbose=False)
-    assert time.perf_counter() - started < 3
+    assert time.process_time() - started < 5  # stopped at 2 x the 1 s budget per thread, long before the 10 s
     assert result.tier == 0 and "hard limit" in result.error
     malformed = capstone.run(SPEC, good_train, lambda model, queries: np.zeros(3), seed=1, verbose=False)
     assert malformed.tier == 0 and "could not be scored" in malformed.error
@@ -133,3 +133,29 @@ def test_integrity_scan_flags_extra_data_and_private_state_in_the_capstone(stude
     findings = scan_notebook(nb, lambda cell: cell.metadata["nbgrader"].get("locked", False))
     assert bool(findings) == flagged, findings
     assert protected_from(["from course import data"]).imports["data"] == "course.data"
+
+
+
+SETUP = ("from course import capstone, data\n"
+         "task = data.slate_task()\n"
+         "CAPSTONE_OFF_LIMITS = ('task',)\n"
+         "def make_capstone_split(seed):\n    return seed\n"
+         "CAPSTONE = capstone.Spec\n")
+
+
+@pytest.mark.parametrize("student, flagged", [
+    ("def capstone_train(train, budget):\n    return make_capstone_split(3)\n", True),
+    ("def capstone_train(train, budget):\n    return CAPSTONE\n", True),
+    ("def capstone_train(train, budget):\n    return task.true_reward\n", True),
+    ("peek = lambda: task\n", True),
+    ("CAPSTONE = None\n", True),
+    ("def capstone_train(train, budget):\n    task = train\n    return task\n", False),
+    ("def capstone_train(train, budget, task=None):\n    return [task for task in train]\n", False),
+    ("def capstone_train(train, budget):\n    return train.prompts\n", False),
+])
+def test_integrity_scan_flags_the_capstone_reading_its_setup_or_the_planted_truth(student, flagged):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(SETUP, metadata={"nbgrader": {"grade_id": "capstone_setup", "locked": True}}),
+                nbformat.v4.new_code_cell(student, metadata={"nbgrader": {"grade_id": "capstone", "solution": True}})]
+    findings = scan_notebook(nb, lambda cell: cell.metadata["nbgrader"].get("locked", False))
+    assert bool(findings) == flagged, findings
