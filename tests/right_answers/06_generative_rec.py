@@ -417,3 +417,27 @@ class PagedKVCacheHeap:
         k = self.k_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
         v = self.v_pool.index_select(0, index).permute(1, 0, 2, 3).reshape(n_heads, -1, head_dim)
         return k[:, :self.length[seq_id]].clone(), v[:, :self.length[seq_id]].clone()
+
+
+@right("fft_filter", "the default norm on both transforms (the product of the scalings is the same 1/T)")
+def fft_filter_default_norm(x, filter_weight):
+    weight = torch.complex(filter_weight[..., 0], filter_weight[..., 1])
+    return torch.fft.irfft(torch.fft.rfft(x, dim=1) * weight, n=x.shape[1], dim=1)
+
+
+@right("fft_filter", "an explicit circular convolution with the kernel h = irfft(W)")
+def fft_filter_circular_convolution(x, filter_weight):
+    T = x.shape[1]
+    kernel = torch.fft.irfft(torch.view_as_complex(filter_weight), n=T, dim=0)  # (T, d)
+    positions = torch.arange(T)
+    lags = (positions[:, None] - positions[None, :]) % T  # lags[t, s] = (t - s) mod T
+    return torch.einsum("tsd,bsd->btd", kernel[lags], x)
+
+
+@right("fft_filter", "the full complex FFT with the Hermitian extension of the filter, real part of the inverse")
+def fft_filter_full_spectrum(x, filter_weight):
+    T = x.shape[1]
+    half = torch.view_as_complex(filter_weight)  # (T // 2 + 1, d)
+    mirrored = torch.conj(half[1:(T + 1) // 2]).flip(0)  # W_{T-k} = conj(W_k) for 0 < k < T / 2
+    full = torch.cat([half, mirrored], dim=0)  # (T, d)
+    return torch.fft.ifft(torch.fft.fft(x.to(half.dtype), dim=1) * full, dim=1).real.to(x.dtype)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -1265,3 +1266,78 @@ answer("output_layer_params", "no_bias", "weights only, no bias",
 answer("output_layer_params", "product_vocabulary", "one token per code tuple (8192 ** 3) instead of per code",
        '{"item_ids": 513000000000, "semantic_ids": 282024732525570}')
 
+
+
+# --- Section 4: the Trinity questions ---------------------------------------------------------
+
+answer("trinity_interests", "last_ten_clicks", "the last 10 clicks instead of the last session",
+       '{"last_session": 1.91, "whole_history": 2.20, "every_fifth_click": 1.66, "clicked_once": 0.086, '
+       '"clicked_repeatedly": 0.590}')
+answer("trinity_interests", "shares_of_three", "the share of the three interests instead of their number",
+       '{"last_session": 0.41, "whole_history": 0.73, "every_fifth_click": 0.55, "clicked_once": 0.086, '
+       '"clicked_repeatedly": 0.590}')
+answer("trinity_interests", "fifth_from_position_4", "every fifth click from position 4 (4, 9, 14, ...), not 0",
+       '{"last_session": 1.22, "whole_history": 2.20, "every_fifth_click": 1.33, "clicked_once": 0.086, '
+       '"clicked_repeatedly": 0.590}')
+answer("trinity_interests", "repeated_per_click", "the repeated-click share weighted by clicks, not per pair",
+       '{"last_session": 1.22, "whole_history": 2.20, "every_fifth_click": 1.66, "clicked_once": 0.086, '
+       '"clicked_repeatedly": 0.80}')
+
+
+# --- Exercise 10b: fft_filter -----------------------------------------------------------------
+
+
+@wrong("fft_filter", "no n=T in the inverse transform (an odd T loses a position)")
+def fft_filter_no_length(x, filter_weight):
+    spectrum = torch.fft.rfft(x, dim=1, norm="ortho")
+    return torch.fft.irfft(spectrum * torch.view_as_complex(filter_weight), dim=1, norm="ortho")
+
+
+@wrong("fft_filter", "norm='ortho' forward, the default norm back (off by a factor sqrt(T))")
+def fft_filter_mismatched_norm(x, filter_weight):
+    spectrum = torch.fft.rfft(x, dim=1, norm="ortho")
+    return torch.fft.irfft(spectrum * torch.view_as_complex(filter_weight), n=x.shape[1], dim=1)
+
+
+@wrong("fft_filter", "transforms the feature axis (rfft's default dim=-1)")
+def fft_filter_feature_axis(x, filter_weight):
+    spectrum = torch.fft.rfft(x, norm="ortho")
+    return torch.fft.irfft(spectrum * torch.view_as_complex(filter_weight), n=x.shape[-1], norm="ortho")
+
+
+@wrong("fft_filter", "uses only the real part of the filter (gains without phases)")
+def fft_filter_real_part(x, filter_weight):
+    spectrum = torch.fft.rfft(x, dim=1, norm="ortho")
+    return torch.fft.irfft(spectrum * filter_weight[..., 0], n=x.shape[1], dim=1, norm="ortho")
+
+
+@wrong("fft_filter", "the conjugate filter (imaginary part with the wrong sign: a time-reversed kernel)")
+def fft_filter_conjugate(x, filter_weight):
+    spectrum = torch.fft.rfft(x, dim=1, norm="ortho")
+    weight = torch.complex(filter_weight[..., 0], -filter_weight[..., 1])
+    return torch.fft.irfft(spectrum * weight, n=x.shape[1], dim=1, norm="ortho")
+
+
+@wrong("fft_filter", "NumPy's FFT: right values, no gradient to x or the filter")
+def fft_filter_numpy(x, filter_weight):
+    weight = filter_weight.detach().numpy()
+    spectrum = np.fft.rfft(x.detach().numpy(), axis=1, norm="ortho") * (weight[..., 0] + 1j * weight[..., 1])
+    return torch.from_numpy(np.fft.irfft(spectrum, n=x.shape[1], axis=1, norm="ortho")).to(x.dtype)
+
+
+answer("filter_reach", "local_no_wrap", "local windows without the wrap-around",
+       '{"lowpass": {0, 1, 2}, "smoothing": {0, 1}}')
+answer("filter_reach", "forgets_wrap", "the low-pass filter is global, but the short kernel does not wrap around",
+       '{"lowpass": {0, 1, 2, 3, 4, 5, 6, 7}, "smoothing": {0, 1}}')
+answer("filter_reach", "frequencies_as_positions", "the kept frequencies taken for the reached positions",
+       '{"lowpass": {0, 1, 2}, "smoothing": {0, 1, 2, 3}}')
+
+
+# --- Section 8: a pre-trained user embedding vs SIM -------------------------------------------
+
+answer("history_costs", "din_per_candidate", "DIN's scores for one candidate, not per request",
+       '{"din": 2000, "sim": 25000, "ue_online": 0, "ue_offline": 4000000}')
+answer("history_costs", "sim_scores_all", "SIM's hard search counted as scoring the whole history",
+       '{"din": 1000000, "sim": 1025000, "ue_online": 0, "ue_offline": 4000000}')
+answer("history_costs", "ue_online_attention", "the pre-trained embedding's attention counted online",
+       '{"din": 1000000, "sim": 25000, "ue_online": 4000000, "ue_offline": 4000000}')
