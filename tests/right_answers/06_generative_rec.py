@@ -441,3 +441,86 @@ def fft_filter_full_spectrum(x, filter_weight):
     mirrored = torch.conj(half[1:(T + 1) // 2]).flip(0)  # W_{T-k} = conj(W_k) for 0 < k < T / 2
     full = torch.cat([half, mirrored], dim=0)  # (T, d)
     return torch.fft.ifft(torch.fft.fft(x.to(half.dtype), dim=1) * full, dim=1).real.to(x.dtype)
+
+
+# --- Capstone: generative retrieval on semantic IDs ------------------------------------------
+
+
+@right("capstone_train", "another recipe: numpy k-means with 24 codewords per level, a bag-of-history state (mean of "
+       "the last 30 items and of the last 3, through an MLP), AdamW on single positions")
+def capstone_train_bag_of_history(train, time_budget_s):
+    # Another recipe: two levels of 24 codewords fitted by Lloyd's algorithm in numpy, a bag-of-history state (the
+    # mean of the last 30 items and of the last 3, through an MLP), AdamW on single positions; every item scored.
+    K, dim, epochs = 24, 64, 6
+    rng = np.random.default_rng(5)
+    torch.manual_seed(5)
+    n_items, n_users = train["n_items"], train["n_users"]
+    x = (train["item_content"] - train["item_content"].mean(0)) / train["item_content"].std(0)
+    levels = []
+    for _ in range(2):
+        centres = x[rng.choice(n_items, K, replace=False)]
+        for _ in range(25):
+            label = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+            centres = np.stack([x[label == k].mean(0) if (label == k).any() else centres[k] for k in range(K)])
+        label = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        levels.append(label)
+        x = x - centres[label]
+    clicks = np.bincount(train["item"], minlength=n_items)
+    rank = {}
+    third = np.zeros(n_items, dtype=np.int64)
+    for item in np.argsort(-clicks, kind="stable"):
+        key = (levels[0][item], levels[1][item])
+        third[item] = rank.setdefault(key, 0)
+        rank[key] += 1
+    C = int(third.max()) + 1
+    a, b, c = (torch.as_tensor(v, dtype=torch.int64) for v in (levels[0], levels[1], third))
+    embed_a, embed_b, embed_c = nn.Embedding(K, dim), nn.Embedding(K, dim), nn.Embedding(C, dim)
+    state_net = nn.Sequential(nn.Linear(2 * dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))
+    head_a, head_b, head_c = nn.Linear(dim, K), nn.Linear(2 * dim, K), nn.Linear(3 * dim, C)
+    parts = [embed_a, embed_b, embed_c, state_net, head_a, head_b, head_c]
+    params = [p for m in parts for p in m.parameters()]
+    item_vec = lambda: embed_a(a) + embed_b(b) + embed_c(c)  # noqa: E731
+
+    def state_of(long_mean, short_mean):
+        return state_net(torch.cat([long_mean, short_mean], -1))
+
+    def item_log_probs(state, ia, ib, ic):  # log p(a) + log p(b | a) + log p(c | a, b)
+        ea, eb = embed_a(ia), embed_b(ib)
+        return (F.log_softmax(head_a(state), -1).gather(-1, ia[:, None])[:, 0]
+                + F.log_softmax(head_b(torch.cat([state, ea], -1)), -1).gather(-1, ib[:, None])[:, 0]
+                + F.log_softmax(head_c(torch.cat([state, ea, eb], -1)), -1).gather(-1, ic[:, None])[:, 0])
+
+    per_user = np.split(train["item"], np.searchsorted(train["user"], np.arange(1, n_users)))
+    window = 30
+    histories, targets = [], []
+    for h in per_user:
+        for t in range(1, len(h)):
+            past = h[max(0, t - window):t]
+            histories.append(np.concatenate([np.full(window - len(past), n_items), past]))  # left padding
+            targets.append(h[t])
+    histories = torch.as_tensor(np.array(histories), dtype=torch.int64)
+    targets = torch.as_tensor(np.array(targets), dtype=torch.int64)
+    optimiser = torch.optim.AdamW(params, lr=4e-3, weight_decay=1e-4)
+
+    def means(vectors, hist):
+        padded = torch.cat([vectors, torch.zeros(1, dim)])[hist]  # (B, window, dim)
+        real = (hist < n_items).float()
+        long_mean = padded.sum(1) / real.sum(1, keepdim=True).clamp(min=1)
+        short_mean = padded[:, -3:].sum(1) / real[:, -3:].sum(1, keepdim=True).clamp(min=1)
+        return long_mean, short_mean
+
+    for _ in range(epochs):
+        for batch in torch.as_tensor(rng.permutation(len(targets))).split(512):
+            target = targets[batch]
+            state = state_of(*means(item_vec(), histories[batch]))
+            loss = -item_log_probs(state, a[target], b[target], c[target]).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    with torch.no_grad():
+        vectors = item_vec()
+        last = torch.as_tensor(np.array([np.concatenate([np.full(window - len(h[-window:]), n_items), h[-window:]])
+                                         for h in per_user]), dtype=torch.int64)
+        state = state_of(*means(vectors, last))
+        scores = torch.stack([item_log_probs(s.expand(n_items, -1), a, b, c) for s in state]).numpy()
+    return {"scores": scores, "seen": per_user}

@@ -1341,3 +1341,118 @@ answer("history_costs", "sim_scores_all", "SIM's hard search counted as scoring 
        '{"din": 1000000, "sim": 1025000, "ue_online": 0, "ue_offline": 4000000}')
 answer("history_costs", "ue_online_attention", "the pre-trained embedding's attention counted online",
        '{"din": 1000000, "sim": 25000, "ue_online": 4000000, "ue_offline": 4000000}')
+
+
+# --- Capstone: generative retrieval on semantic IDs (pipelines that must stay at or below their tier) ---------
+
+
+@helper
+def _capstone_generator(train, *, random_codes=False, use_history=True):
+    codebook_size, history_length, dim, epochs = 16, 20, 64, 8
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    n_users, n_items, users, items = train["n_users"], train["n_items"], train["user"], train["item"]
+    # 1. semantic IDs: two levels of residual k-means on the standardised content; colliding items by clicks
+    content = torch.as_tensor(train["item_content"], dtype=torch.float32)
+    residual = (content - content.mean(0)) / content.std(0)
+    levels = []
+    for _ in range(2):
+        centres = residual[torch.randperm(n_items, generator=generator)[:codebook_size]].clone()
+        for _ in range(20):
+            nearest = torch.cdist(residual, centres).argmin(1)
+            for k in range(codebook_size):
+                if (nearest == k).any():
+                    centres[k] = residual[nearest == k].mean(0)
+        nearest = torch.cdist(residual, centres).argmin(1)
+        if random_codes:  # the mistake: codes that ignore the content
+            nearest = torch.randint(codebook_size, (n_items,), generator=generator)
+        levels.append(nearest)
+        residual = residual - centres[nearest]
+    clicks = np.bincount(items, minlength=n_items)
+    collision, taken = np.zeros(n_items, dtype=np.int64), {}
+    for i in np.argsort(-clicks, kind="stable"):
+        cell = (int(levels[0][i]), int(levels[1][i]))
+        collision[i] = taken.get(cell, 0)
+        taken[cell] = collision[i] + 1
+    sid = torch.stack([levels[0], levels[1], torch.as_tensor(collision)], dim=1)  # (n_items, 3)
+    n_collision = int(collision.max()) + 1
+    sid_padded = torch.cat([sid, torch.tensor([[codebook_size, codebook_size, n_collision]])])  # row n_items pads
+    # 2. training windows: each user's history cut into windows of history_length + 1 items
+    starts = np.searchsorted(users, np.arange(n_users + 1))
+    seen = [items[starts[u]:starts[u + 1]] for u in range(n_users)]
+    windows = [past[max(0, end - history_length - 1):end] for past in seen
+               for end in range(len(past), 1, -history_length)]
+    sequences = torch.full((len(windows), history_length + 1), n_items)
+    for row, window in enumerate(windows):
+        sequences[row, :len(window)] = torch.as_tensor(window)
+    # 3. a GRU over the items' code embeddings; the next item's codes one level at a time
+    model = nn.ModuleDict({
+        "code1": nn.Embedding(codebook_size + 1, dim), "code2": nn.Embedding(codebook_size + 1, dim),
+        "code3": nn.Embedding(n_collision + 1, dim), "gru": nn.GRU(dim, dim, batch_first=True),
+        "head1": nn.Linear(dim, codebook_size), "given1": nn.Embedding(codebook_size, dim),
+        "head2": nn.Linear(dim, codebook_size), "given12": nn.Embedding(codebook_size ** 2, dim),
+        "head3": nn.Linear(dim, n_collision)})
+
+    def states(item_ids):
+        tokens = sid_padded[item_ids]
+        embedded = model["code1"](tokens[..., 0]) + model["code2"](tokens[..., 1]) + model["code3"](tokens[..., 2])
+        return model["gru"](embedded)[0]
+
+    def level_log_probs(h, c1, c2):  # log p(c1 = .), log p(c2 = . | c1), log p(c3 = . | c1, c2)
+        return (F.log_softmax(model["head1"](h), -1),
+                F.log_softmax(model["head2"](torch.tanh(h + model["given1"](c1))), -1),
+                F.log_softmax(model["head3"](torch.tanh(h + model["given12"](c1 * codebook_size + c2))), -1))
+
+    optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(sequences), generator=generator).split(128):
+            x = sequences[batch]
+            real = x[:, 1:] < n_items
+            target = sid[x[:, 1:].clamp(max=n_items - 1)]
+            lp1, lp2, lp3 = level_log_probs(states(x[:, :-1]), target[..., 0], target[..., 1])
+            log_p = (lp1.gather(-1, target[..., :1]) + lp2.gather(-1, target[..., 1:2])
+                     + lp3.gather(-1, target[..., 2:]))[..., 0]
+            loss = -(log_p * real).sum() / real.sum()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    # 4. every user's state after their last items; every item's exact log-probability (a full-width beam)
+    last = torch.full((n_users, history_length), n_items)
+    for u, past in enumerate(seen):
+        last[u, :min(len(past), history_length)] = torch.as_tensor(past[-history_length:])
+    lengths = torch.as_tensor([max(min(len(past), history_length), 1) for past in seen])
+    with torch.no_grad():
+        state = states(last)[torch.arange(n_users), lengths - 1]
+        if not use_history:  # the mistake: every user gets the state of an empty history
+            state = states(torch.full((1, 1), n_items))[0, 0].expand(n_users, -1)
+        lp1 = F.log_softmax(model["head1"](state), -1)  # (n_users, 16)
+        lp2 = F.log_softmax(model["head2"](torch.tanh(state[:, None] + model["given1"].weight[None])), -1)
+        lp3 = F.log_softmax(model["head3"](torch.tanh(state[:, None] + model["given12"].weight[None])), -1)
+        c1, c2, c3 = sid.unbind(1)
+        scores = lp1[:, c1] + lp2[:, c1, c2] + lp3[:, c1 * codebook_size + c2, c3]  # (n_users, n_items)
+    return {"scores": scores.numpy(), "seen": seen}
+
+
+@wrong("capstone_train", "random codes: the same generator over semantic IDs that ignore the content [max tier 1]")
+def capstone_train_random_codes(train, time_budget_s):
+    return _capstone_generator(train, random_codes=True)
+
+
+@wrong("capstone_train", "no history: every user gets the state of an empty sequence, a popularity list by codes "
+       "[max tier 0]")
+def capstone_train_no_history(train, time_budget_s):
+    return _capstone_generator(train, use_history=False)
+
+
+@wrong("capstone_train", "popularity: the most-clicked unseen items for everybody [max tier 0]")
+def capstone_train_popularity(train, time_budget_s):
+    clicks = np.bincount(train["item"], minlength=train["n_items"]).astype(np.float32)
+    starts = np.searchsorted(train["user"], np.arange(train["n_users"] + 1))
+    seen = [train["item"][starts[u]:starts[u + 1]] for u in range(train["n_users"])]
+    return {"scores": np.tile(clicks, (train["n_users"], 1)), "seen": seen}
+
+
+@wrong("capstone_predict", "recommends items the user already clicked in training, which are never targets "
+       "[max tier 2]")
+def capstone_predict_with_seen(model, queries):
+    return np.argsort(-model["scores"][queries], axis=1, kind="stable")[:, :10]
