@@ -461,35 +461,6 @@ def scan_cells(cells, protected):
 DATA_HELPERS = frozenset({"rng", "torch_generator", "float32_exact"})
 
 
-def scan_capstone(index, source, protected):
-    """A capstone gets its data as arguments: its cell may not draw more from ``course.data`` (more
-    draws from the generator would be training on the source of the unseen split)."""
-    tree = _parse(source)
-    if tree is None:
-        return []
-    aliases = _module_aliases([tree], protected)
-    reason = "draws data from course.data inside the capstone (it gets its data as arguments)"
-    lines = source.splitlines()
-    found = set()
-    for node in ast.walk(tree):
-        targets = []
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            targets = [target for _, target in _import_bindings(node)]
-        elif isinstance(node, (ast.Attribute, ast.Name)):
-            dotted = _dotted(node)
-            if dotted:
-                first, _, rest = dotted.partition(".")
-                if first in aliases:
-                    targets = [".".join(part for part in (aliases[first], rest) if part)]
-        for target in targets:
-            parts = target.split(".")
-            if parts[:2] == ["course", "data"] and len(parts) > 2 and parts[-1] not in DATA_HELPERS \
-                    and parts[2] != "common":
-                found.add(node.lineno)
-    return [Finding(cell=index, line=line, code=lines[line - 1].strip() if 0 < line <= len(lines) else "",
-                    reason=reason) for line in sorted(found)]
-
-
 def _setup_names(source):
     """What a trusted capstone set-up cell (``capstone_setup``, ``capstone_spec``) puts off-limits for the
     capstone: every name it binds (the split, the metric, the spec: they reach the unseen split's targets)
@@ -547,19 +518,40 @@ class _FreeUses(ast.NodeVisitor):
             self.found.add(node.lineno)
 
 
-def scan_capstone_names(index, source, off_limits):
-    """The capstone cell may not read what the locked capstone set-up defines (it reaches the unseen
-    split and its targets) nor the notebook objects the set-up declares off-limits (the planted truth)."""
+def scan_capstone(index, source, protected, off_limits=frozenset()):
+    """A capstone gets its data as arguments: its cell may not draw more from ``course.data`` (more
+    draws from the generator would be training on the source of the unseen split), nor read what the
+    locked capstone set-up defines or declares off-limits (``off_limits``: it reaches the unseen split's
+    targets or the notebook's planted truth)."""
     tree = _parse(source)
-    if tree is None or not off_limits:
+    if tree is None:
         return []
-    visitor = _FreeUses(off_limits)
-    visitor.visit(tree)
+    aliases = _module_aliases([tree], protected)
+    draws = "draws data from course.data inside the capstone (it gets its data as arguments)"
+    reads = ("reads the capstone's locked set-up or the notebook's planted truth (the capstone learns from "
+             "its arguments only)")
     lines = source.splitlines()
+    found = set()
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            targets = [target for _, target in _import_bindings(node)]
+        elif isinstance(node, (ast.Attribute, ast.Name)):
+            dotted = _dotted(node)
+            if dotted:
+                first, _, rest = dotted.partition(".")
+                if first in aliases:
+                    targets = [".".join(part for part in (aliases[first], rest) if part)]
+        for target in targets:
+            parts = target.split(".")
+            if parts[:2] == ["course", "data"] and len(parts) > 2 and parts[-1] not in DATA_HELPERS \
+                    and parts[2] != "common":
+                found.add((node.lineno, draws))
+    free_uses = _FreeUses(off_limits)
+    free_uses.visit(tree)
+    found.update((line, reads) for line in free_uses.found)
     return [Finding(cell=index, line=line, code=lines[line - 1].strip() if 0 < line <= len(lines) else "",
-                    reason="reads the capstone's locked set-up or the notebook's planted truth (the capstone "
-                           "learns from its arguments only)")
-            for line in sorted(visitor.found)]
+                    reason=reason) for line, reason in sorted(found)]
 
 
 def scan_notebook(nb, is_trusted):
@@ -577,6 +569,5 @@ def scan_notebook(nb, is_trusted):
     protected = protected_from(source for _, source in trusted)
     findings = scan_cells(untrusted, protected)
     for index, source in capstones:
-        findings.extend(scan_capstone(index, source, protected))
-        findings.extend(scan_capstone_names(index, source, off_limits))
+        findings.extend(scan_capstone(index, source, protected, off_limits))
     return findings
