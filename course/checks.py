@@ -7,7 +7,7 @@ back and, through ``hint``, which mistake usually causes the difference. Helpers
 The verdicts cannot be changed by patching numpy or torch afterwards: the numpy functions used
 here are captured when this module is first imported (in each notebook's locked setup cell,
 before any student code runs), arrays are compared as plain float64 ndarrays, and the module
-itself refuses attribute assignment. The grader's integrity check (``course.integrity``) flags
+itself refuses attribute assignment. The grader's integrity check (``course.grading.integrity``) flags
 attempts anyway; this is the second line of defence.
 """
 

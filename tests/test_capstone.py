@@ -8,7 +8,7 @@ import pytest
 
 from course import capstone
 from course import data as course_data
-from course.integrity import protected_from, scan_notebook
+from course.grading.integrity import protected_from, scan_notebook
 
 
 def _split(seed):

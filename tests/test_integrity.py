@@ -3,7 +3,7 @@
 import pytest
 
 from course import notebooks
-from course.integrity import protected_from, scan_cells
+from course.grading.integrity import protected_from, scan_cells
 from tests.conftest import CHAPTERS
 
 TRUSTED = [

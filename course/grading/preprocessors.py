@@ -10,7 +10,7 @@ holds for plain ``nbgrader autograde``, the formgrader and ``python -m course`` 
   kills the kernel (``os._exit``, a segfault, the memory limit) or hangs through the timeout
   interrupt: the kernel is restarted, the cells above are re-run silently, and grading goes on.
   nbgrader alone drops the whole submission.
-- ``IntegrityCheck``: scans the student's code (``course.integrity``); a flagged notebook gets
+- ``IntegrityCheck``: scans the student's code (``course.grading.integrity``); a flagged notebook gets
   a manual-score override of 0 on every graded cell and a comment that names the offending
   lines. Instructors see both in formgrader and can undo them (``python -m course unflag``).
 """
@@ -41,8 +41,8 @@ from nbgrader.preprocessors import Execute as NbGraderExecute
 from nbgrader.preprocessors import OverwriteCells as NbGraderOverwriteCells
 from traitlets import Bool, Integer, Unicode
 
+from course.grading.integrity import scan_notebook
 from course.grading.sandbox import Sandbox, SandboxedKernelManager, format_size
-from course.integrity import scan_notebook
 from course.notebooks import visible_part
 
 RESTORED_NOTE = "# Restored by the grader: this locked cell was missing from the submission.\n"

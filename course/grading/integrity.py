@@ -53,7 +53,6 @@ FORBIDDEN_MODULES = {
     "faulthandler": "changes fatal-error handling",
     "course.checks": "is the test helpers' module",
     "course.grading": "is the grader's own code",
-    "course.integrity": "is the grader's own code",
     "course.pipeline": "is the grader's own code",
     "__main__": "reaches the notebook's namespace and its input history (the test cells' code)",
 }
