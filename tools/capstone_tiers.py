@@ -13,7 +13,8 @@ seed, which lives in the hidden tests):
 
 It writes ``docs/capstones/<chapter>.md`` with, per pipeline, how many seeds reached each tier, the metric's
 mean and range, and the verdict: the reference and the right pipelines must reach the top tier on every seed,
-a wrong pipeline may exceed its max tier on at most ``--allow`` seeds (default 1 of 20).
+a wrong pipeline may exceed its max tier on at most ``--allow`` seeds (default 1 of 20). Notes written by hand
+below the table are kept; with ``--only`` the selected pipelines' rows are replaced or added and the others kept.
 """
 
 import argparse
@@ -120,15 +121,44 @@ def main():
         row = (label, kind, counts, (statistics.mean(values), min(values), max(values)) if values else None,
                max(seconds) if seconds else None, verdict, errors[:1])
         rows.append(row)
-        print(f"{label[:70]:<70} tiers>=k {counts}  {verdict}" + (f"  error: {errors[0]}" if errors else ""))
-    table = render(args.chapter, spec, seeds, rows)
-    if not args.no_write and not args.only:
+        spread = f"  {spec.metric_name} {row[3][0]:.4f} ({row[3][1]:.4f} to {row[3][2]:.4f})" if row[3] else ""
+        print(f"{label[:70]:<70} tiers>=k {counts}{spread}  {verdict}" + (f"  error: {errors[0]}" if errors else ""))
+    if not args.no_write:
         out = ROOT / "docs" / "capstones" / f"{args.chapter}.md"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-        print(f"wrote {out.relative_to(ROOT)}")
+        old = out.read_text() if out.exists() else ""
+        if args.only and old:  # update or add these pipelines' rows, keep the others
+            table_lines = merge_rows(old, render(args.chapter, spec, seeds, rows))
+        else:
+            table_lines = render(args.chapter, spec, seeds, rows)
+        out.write_text(table_lines + notes_of(old))
+        print(f"wrote {out.relative_to(ROOT)}" + (" (rows of the selected pipelines only)" if args.only else ""))
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0 if ok else 1
+
+
+TIMING_NOTE = "Timings were measured on the 2-core development machine, often with other work running."
+
+
+def notes_of(text):
+    """What was written by hand below a table (after the tool's timing sentence): kept on every rewrite."""
+    return text.split(TIMING_NOTE + "\n", 1)[1] if TIMING_NOTE + "\n" in text else ""
+
+
+def merge_rows(old, new):
+    """The old table with the new table's pipeline rows replacing those of the same label (new labels appended)."""
+    def rows(text):
+        return [line for line in text.split(TIMING_NOTE)[0].splitlines() if line.startswith("| ")
+                and not line.startswith("| pipeline |")]
+
+    def label(line):
+        return line.split(" | ", 1)[0]
+
+    fresh = {label(line): line for line in rows(new)}
+    kept = [fresh.pop(label(line), line) for line in rows(old)]
+    head = new.split(TIMING_NOTE)[0].splitlines()
+    head = head[:next(i for i, line in enumerate(head) if line.startswith("|---")) + 1]
+    return "\n".join([*head, *kept, *fresh.values(), "", TIMING_NOTE]) + "\n"
 
 
 def render(chapter, spec, seeds, rows):
@@ -157,7 +187,7 @@ def render(chapter, spec, seeds, rows):
         lines.append(f"| {label.replace('|', '/')} | {kind} | " + " | ".join(f"{c}/{len(seeds)}" for c in counts)
                      + f" | {metric} | {slow} | {verdict}{note} |")
     lines.append("")
-    lines.append("Timings were measured on the 2-core development machine, often with other work running.")
+    lines.append(TIMING_NOTE)
     return "\n".join(lines) + "\n"
 
 
