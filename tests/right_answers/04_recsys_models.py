@@ -247,6 +247,46 @@ def din_attention_bmm(query, keys, key_mask, mlp):
     return pooled, weights
 
 
+# --- Exercise 9b: scenario_target_attention ---------------------------------------------------
+
+
+@right("scenario_target_attention", "query as scenario @ W_q[:d_s] + target @ W_q[d_s:], einsum, masked_fill(-inf) "
+                                    "softmax repaired by nan_to_num")
+def scenario_einsum_nan_to_num(history, mask, target, scenario, W_q):
+    d_s = scenario.shape[1]
+    q = scenario @ W_q[:d_s] + target @ W_q[d_s:]
+    a = torch.einsum("bld,bd->bl", history, q) / history.shape[2] ** 0.5
+    w = torch.softmax(a.masked_fill(~mask, float("-inf")), dim=1).nan_to_num(0.0)
+    return torch.einsum("bl,bld->bd", w, history), w
+
+
+@right("scenario_target_attention", "softmax written out (max over the real positions, exp, division by the row sum, "
+                                    "1 for empty rows) with every masked branch selected by torch.where; bmm")
+def scenario_manual_softmax(history, mask, target, scenario, W_q):
+    q = torch.cat((scenario, target), 1) @ W_q
+    a = torch.bmm(history, q[:, :, None])[:, :, 0] / (history.shape[2] ** 0.5)
+    has_any = mask.any(dim=1, keepdim=True)
+    top = torch.where(mask, a, float("-inf")).amax(dim=1, keepdim=True)
+    top = torch.where(has_any, top, torch.zeros_like(top))
+    e = torch.where(mask, torch.exp(torch.where(mask, a, top) - top), torch.zeros_like(a))
+    w = e / torch.where(has_any, e.sum(dim=1, keepdim=True), torch.ones_like(top))
+    return torch.bmm(w[:, None, :], history)[:, 0], w
+
+
+@right("scenario_target_attention", "a loop over rows: softmax over the real positions only, scattered into a zero row "
+                                    "of the inputs' dtype with index_put")
+def scenario_row_loop(history, mask, target, scenario, W_q):
+    B, L, d = history.shape
+    rows, pooled = [], []
+    for b in range(B):
+        q = torch.cat([scenario[b], target[b]]) @ W_q
+        idx = mask[b].nonzero()[:, 0]
+        w_real = torch.softmax(history[b, idx] @ q / d**0.5, dim=0)
+        rows.append(torch.zeros(L, dtype=history.dtype).index_put((idx,), w_real))
+        pooled.append(w_real @ history[b, idx])
+    return torch.stack(pooled), torch.stack(rows)
+
+
 # --- Exercise 10: dice ------------------------------------------------------------------------
 
 

@@ -519,6 +519,109 @@ def din_mean_pooling(query, keys, key_mask, mlp):
     return _din(query, keys, key_mask, mlp, mean=True)
 
 
+# --- Exercise 9b: scenario_target_attention ----------------------------------------------------
+
+
+@helper
+def _scenario(history, mask, target, scenario, W_q, *, normalise="masked", scale="d", order="scenario first",
+              target_only=False, W_q_data=False):
+    W = W_q.data if W_q_data else W_q
+    d_s, d = scenario.shape[-1], history.shape[-1]
+    if target_only:
+        query = target @ W[d_s:]
+    else:
+        query = torch.cat([scenario, target] if order == "scenario first" else [target, scenario], dim=-1) @ W
+    divisor = {"d": d**0.5, "none": 1.0, "d_s + d": (d_s + d) ** 0.5}[scale]
+    scores = (history @ query.unsqueeze(-1)).squeeze(-1) / divisor
+    if normalise == "masked":
+        weights = torch.where(mask, torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1), 0.0)
+    elif normalise == "unmasked":
+        weights = torch.softmax(scores, dim=-1)
+    elif normalise == "mask after":
+        weights = torch.softmax(scores, dim=-1) * mask
+    elif normalise == "-inf only":
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    elif normalise == "log mask":
+        weights = torch.softmax(scores + torch.log(mask.to(scores.dtype)), dim=-1).nan_to_num(0.0)
+    elif normalise == "max over all":
+        e = torch.exp(scores - scores.max(dim=-1, keepdim=True).values) * mask
+        weights = e / e.sum(dim=-1, keepdim=True).clamp_min(1e-30)
+    return (weights.unsqueeze(-1) * history).sum(dim=1), weights
+
+
+@wrong("scenario_target_attention", "softmax over all L positions: the padding gets weight")
+def scenario_softmax_unmasked(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, normalise="unmasked")
+
+
+@wrong("scenario_target_attention", "softmax over all positions, then the padding zeroed: real weights sum to < 1")
+def scenario_mask_after_softmax(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, normalise="mask after")
+
+
+@wrong("scenario_target_attention", "scores not divided by sqrt(d)")
+def scenario_no_sqrt(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, scale="none")
+
+
+@wrong("scenario_target_attention", "scores divided by sqrt(d_s + d), the width of the concatenation, not sqrt(d)")
+def scenario_sqrt_of_concat_width(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, scale="d_s + d")
+
+
+@wrong("scenario_target_attention", "query from the target alone (target @ W_q[d_s:]): the scenario changes nothing")
+def scenario_target_only_query(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, target_only=True)
+
+
+@wrong("scenario_target_attention", "concatenates [target; scenario] (the other order than specified)")
+def scenario_target_first(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, order="target first")
+
+
+@wrong("scenario_target_attention", "masked_fill(-inf) then softmax, nothing more: NaN for a row without behaviours")
+def scenario_nan_for_empty_rows(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, normalise="-inf only")
+
+
+@wrong("scenario_target_attention", "additive mask scores + log(mask), weights repaired by nan_to_num: the forward "
+                                    "pass is right, the gradients of an empty row are NaN")
+def scenario_additive_log_mask(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, normalise="log mask")
+
+
+@wrong("scenario_target_attention", "empty rows made to attend to position 0 by writing into the caller's mask")
+def scenario_writes_mask(history, mask, target, scenario, W_q):
+    empty = ~mask.any(dim=1)
+    mask[empty, 0] = True  # every row now has a "real" position, so the softmax has no 0/0
+    query = torch.cat([scenario, target], dim=-1) @ W_q
+    scores = (history @ query.unsqueeze(-1)).squeeze(-1) / history.shape[-1] ** 0.5
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) * (~empty).unsqueeze(1)
+    return (weights.unsqueeze(-1) * history).sum(dim=1), weights
+
+
+@wrong("scenario_target_attention", "projects with W_q.data (an old-PyTorch habit): no gradient reaches W_q")
+def scenario_W_q_data(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, W_q_data=True)
+
+
+@wrong("scenario_target_attention", "exp(score - max over ALL positions) times the mask: padded rows with large scores "
+                                    "make every real weight underflow to 0")
+def scenario_max_over_padding(history, mask, target, scenario, W_q):
+    return _scenario(history, mask, target, scenario, W_q, normalise="max over all")
+
+
+@wrong("scenario_target_attention", "weights collected in torch.zeros(B, L), float32 whatever the inputs' dtype")
+def scenario_float32_buffer(history, mask, target, scenario, W_q):
+    query = torch.cat([scenario, target], dim=-1) @ W_q
+    scores = (history @ query.unsqueeze(-1)).squeeze(-1) / history.shape[-1] ** 0.5
+    weights = torch.zeros(mask.shape)
+    for b in range(mask.shape[0]):
+        if mask[b].any():
+            weights[b, mask[b]] = torch.softmax(scores[b, mask[b]], dim=0)
+    return (weights.unsqueeze(-1) * history).sum(dim=1), weights
+
+
 # --- Exercise 10: dice -------------------------------------------------------------------------
 
 
