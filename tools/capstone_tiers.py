@@ -146,13 +146,13 @@ def notes_of(text):
 
 
 def merge_rows(old, new):
-    """The old table with the new table's pipeline rows replacing those of the same label (new labels appended)."""
+    """The old table with the new table's pipeline rows replacing those of the same pipeline (new ones appended)."""
     def rows(text):
         return [line for line in text.split(TIMING_NOTE)[0].splitlines() if line.startswith("| ")
                 and not line.startswith("| pipeline |")]
 
-    def label(line):
-        return line.split(" | ", 1)[0]
+    def label(line):  # the pipeline's name (its description may have changed)
+        return line.split(" | ", 1)[0].split(":", 1)[0]
 
     fresh = {label(line): line for line in rows(new)}
     kept = [fresh.pop(label(line), line) for line in rows(old)]
