@@ -67,6 +67,33 @@ def _table(rows, chapters):
     return "\n".join(lines)
 
 
+def _capstone_tier(grade):
+    """(tier reached, top tier) of one graded notebook: tier k counts when test_capstone_tier1..k kept full marks."""
+    tiers = sorted(int(name.removeprefix("test_capstone_tier")) for name in grade.cells
+                   if name.startswith("test_capstone_tier"))
+    reached = 0
+    for k in tiers:
+        cell = grade.cells[f"test_capstone_tier{k}"]
+        if cell.score < cell.max_score:
+            break
+        reached = k
+    return reached, len(tiers)
+
+
+def _tier_cell(grade):
+    reached, top = _capstone_tier(grade)
+    return f"{reached}/{top}" if top else "-"
+
+
+def _tier_table(scores, chapters):
+    head = ["capstone tier", *chapters]
+    body = [[student, *(_tier_cell(scores[student][c]) for c in chapters)] for student in scores]
+    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def cmd_demo(args):
     chapters = args.chapters or available_chapters()
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="course-demo-"))
@@ -101,6 +128,8 @@ def cmd_demo(args):
     print(f"\nnbgrader export wrote {course_dir / 'grades.csv'} ({len(rows)} rows)")
     scores = {s: {c: pipeline.grades(course_dir, c, s) for c in chapters} for s in DEMO_STUDENTS}
     print(f"\n{_table(scores, chapters)}\n")
+    print("Capstones (tier reached on the validation and the unseen split / top tier):")
+    print(f"{_tier_table(scores, chapters)}\n")
     print(f"Grading pipeline took {time.perf_counter() - started:.0f} s")
     keep = args.keep or args.dir
     if keep:
@@ -114,13 +143,19 @@ def cmd_demo(args):
             problems.append(f"{chapter}: solution-sam scored {sam.score:g}/{sam.max_score:g}, expected full marks")
         if bea.score != 0:
             problems.append(f"{chapter}: blank-bea scored {bea.score:g}, expected 0")
+        sam_tier, bea_tier = _capstone_tier(sam), _capstone_tier(bea)
+        if sam_tier[0] != sam_tier[1]:
+            problems.append(f"{chapter}: solution-sam's capstone reached tier {sam_tier[0]} of {sam_tier[1]}")
+        if bea_tier[0] != 0:
+            problems.append(f"{chapter}: blank-bea's capstone reached tier {bea_tier[0]}, expected 0")
         if not 0 < pat.score < pat.max_score:
             problems.append(f"{chapter}: partial-pat scored {pat.score:g}/{pat.max_score:g}, expected in between")
     for problem in problems:
         print(f"FAIL {problem}")
     if not keep:
         shutil.rmtree(work)
-    print("Demo OK: full marks for the solutions, zero for the stubs, partial credit in between."
+    print("Demo OK: full marks (every capstone at its top tier) for the solutions, zero (tier 0) for the stubs, "
+          "partial credit in between."
           if not problems else "Demo FAILED.")
     return 1 if problems else 0
 

@@ -19,6 +19,17 @@ def test_demo_runs_end_to_end(demo_class):
     SUMMARY.append("demo: " + next(line for line in demo_class.output.splitlines() if line.startswith("Grading")))
 
 
+def test_demo_prints_each_capstone_tier(demo_class):
+    lines = demo_class.output.splitlines()
+    start = lines.index("Capstones (tier reached on the validation and the unseen split / top tier):")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[start + 3:start + 6]}
+    assert len(rows["solution-sam"]) == len(CHAPTERS), lines[start:start + 6]
+    for cell in rows["solution-sam"]:
+        reached, top = cell.split("/")
+        assert reached == top != "0", f"solution-sam's capstone tiers: {rows['solution-sam']}"
+    assert all(cell.startswith("0/") for cell in rows["blank-bea"]), f"blank-bea: {rows['blank-bea']}"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_solutions_score_full_marks(demo_class, chapter):
     grade = pipeline.grades(demo_class.course_dir, chapter, "solution-sam")
