@@ -120,6 +120,78 @@ def in_batch_softmax_loss_manual(user_emb, item_emb, temperature, item_log_q=Non
     return (torch.logsumexp(logits, dim=1) - torch.diagonal(logits)).mean()
 
 
+@right("dat_mimic_loss", "the paper's form (y a_u + (1 - y) sg(p_v) - sg(p_v))^2 with float labels")
+def dat_mimic_loss_paper_form(p_u, p_v, a_u, a_v, labels):
+    y = labels.to(a_u.dtype).unsqueeze(1)
+    target_u, target_v = p_v.detach(), p_u.detach()
+    loss_u = ((y * a_u + (1 - y) * target_u - target_u) ** 2).sum(dim=1).mean()
+    loss_v = ((y * a_v + (1 - y) * target_v - target_v) ** 2).sum(dim=1).mean()
+    return loss_u + loss_v
+
+
+@right("dat_mimic_loss", "a loop over the positive pairs, targets taken under torch.no_grad")
+def dat_mimic_loss_loop(p_u, p_v, a_u, a_v, labels):
+    with torch.no_grad():
+        target_u, target_v = p_v.clone(), p_u.clone()
+    total = a_u.new_zeros(()) + 0 * a_v.sum()
+    for t in range(len(labels)):
+        if bool(labels[t]):
+            total = total + torch.sum((a_u[t] - target_u[t]) ** 2) + torch.sum((a_v[t] - target_v[t]) ** 2)
+    return total / len(labels)
+
+
+@right("dat_mimic_loss", "boolean mask of the positives, then one sum divided by T")
+def dat_mimic_loss_masked(p_u, p_v, a_u, a_v, labels):
+    positive = labels != 0
+    squared = (a_u[positive] - p_v[positive].detach()).square() + (a_v[positive] - p_u[positive].detach()).square()
+    return squared.sum() / labels.shape[0]
+
+
+@right("category_alignment_loss", "torch.cov on the transposed rows, categories visited in sorted order")
+def category_alignment_loss_torch_cov(item_vecs, categories):
+    ids = sorted(set(categories.tolist()))
+    counts = [int((categories == c).sum()) for c in ids]
+    major = ids[counts.index(max(counts))]  # list.index finds the first maximum: the smallest tied id
+    loss = torch.zeros((), dtype=item_vecs.dtype)
+    for c, n in zip(ids, counts, strict=True):
+        if c == major or n < 2:
+            continue
+        difference = torch.cov(item_vecs[categories == major].T) - torch.cov(item_vecs[categories == c].T)
+        loss = loss + (difference**2).sum()
+    return loss
+
+
+@right("category_alignment_loss", "bincount for the counts, uncentred formula (S^T S - n m m^T) / (n - 1), trace norm")
+def category_alignment_loss_bincount(item_vecs, categories):
+    counts = torch.bincount(categories)
+    major = int(torch.argmax(counts))  # argmax returns the first maximum
+
+    def covariance(rows):
+        n, mean = rows.shape[0], rows.mean(dim=0, keepdim=True)
+        return (rows.T @ rows - n * mean.T @ mean) / (n - 1)
+
+    terms = []
+    for c in torch.nonzero(counts >= 2).flatten().tolist():
+        if c != major:
+            difference = covariance(item_vecs[categories == major]) - covariance(item_vecs[categories == c])
+            terms.append(torch.trace(difference.T @ difference))
+    return torch.stack(terms).sum() if terms else item_vecs.sum() * 0
+
+
+@right("category_alignment_loss", "one-hot membership matrix: all category means and covariances with einsum")
+def category_alignment_loss_one_hot(item_vecs, categories):
+    ids, inverse, counts = torch.unique(categories, return_inverse=True, return_counts=True)
+    membership = torch.nn.functional.one_hot(inverse, len(ids)).to(item_vecs.dtype)  # (n, K)
+    means = membership.T @ item_vecs / counts[:, None].to(item_vecs.dtype)  # (K, d)
+    centred = item_vecs - means[inverse]
+    scatter = torch.einsum("nk,ni,nj->kij", membership, centred, centred)  # (K, d, d)
+    denominators = (counts - 1).clamp_min(1).to(item_vecs.dtype)
+    covariances = scatter / denominators[:, None, None]
+    major = int(torch.argmax(counts))
+    keep = (counts >= 2) & (torch.arange(len(ids)) != major)
+    return ((covariances[keep] - covariances[major]) ** 2).sum()
+
+
 @right("huffman_codes", "another valid tie rule: newest node first among equal weights, first popped gets bit 1")
 def huffman_codes_other_ties(counts):
     counts = [float(c) for c in counts]

@@ -507,6 +507,184 @@ answer("exposed_negatives", "neither", "thinks impressions cannot be used at all
 answer("low_activity_users", "never", "never sends low-activity users to the two tower", '"A"')
 answer("low_activity_users", "tower_wins", "assumes the tower wins by a wide margin", '"C"')
 
+# --- Exercise 11b: dat_mimic_loss --------------------------------------------------------------
+
+
+@helper
+def _mimic(p_u, p_v, a_u, a_v, labels, *, detach=True, own_tower=False, per_coordinate=False, root=False,
+           over="all", y_mask=True):
+    y = labels.to(a_u.dtype)
+    target_u, target_v = (p_u, p_v) if own_tower else (p_v, p_u)
+    if detach:
+        target_u, target_v = target_u.detach(), target_v.detach()
+    reduce = (lambda t: t.mean(dim=1)) if per_coordinate else (lambda t: t.sum(dim=1))
+    user_side, item_side = reduce((a_u - target_u) ** 2), reduce((a_v - target_v) ** 2)
+    if root:
+        user_side, item_side = user_side.sqrt(), item_side.sqrt()
+    per_pair = (y if y_mask else torch.ones_like(y)) * (user_side + item_side)
+    return per_pair.sum() / y.sum() if over == "positives" else per_pair.mean()
+
+
+@wrong("dat_mimic_loss", "no stop-gradient: the towers' outputs receive gradient from the mimic loss")
+def dat_mimic_no_stop_gradient(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, detach=False)
+
+
+@wrong("dat_mimic_loss", "averages over the positive pairs only (divides by their number, not by T)")
+def dat_mimic_mean_over_positives(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, over="positives")
+
+
+@wrong("dat_mimic_loss", "counts the negatives too (no label mask)")
+def dat_mimic_counts_negatives(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, y_mask=False)
+
+
+@wrong("dat_mimic_loss", "pairs each augmented vector with its own tower's output (a_u with p_u)")
+def dat_mimic_own_tower(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, own_tower=True)
+
+
+@wrong("dat_mimic_loss", "averages the squared differences over the d coordinates (mse per pair)")
+def dat_mimic_mean_over_coordinates(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, per_coordinate=True)
+
+
+@wrong("dat_mimic_loss", "Euclidean distance, not its square")
+def dat_mimic_not_squared(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u, p_v, a_u, a_v, labels, root=True)
+
+
+@wrong("dat_mimic_loss", "detaches everything: the augmented vectors get no gradient either")
+def dat_mimic_all_detached(p_u, p_v, a_u, a_v, labels):
+    with torch.no_grad():
+        return _mimic(p_u, p_v, a_u, a_v, labels)
+
+
+@wrong("dat_mimic_loss", "the paper's y a + (1 - y) p - p with the raw labels: fails on bool labels")
+def dat_mimic_paper_form_raw_labels(p_u, p_v, a_u, a_v, labels):
+    y = labels[:, None]
+    target_u, target_v = p_v.detach(), p_u.detach()
+    loss_u = ((y * a_u + (1 - y) * target_u - target_u) ** 2).sum(dim=1).mean()
+    loss_v = ((y * a_v + (1 - y) * target_v - target_v) ** 2).sum(dim=1).mean()
+    return loss_u + loss_v
+
+
+@wrong("dat_mimic_loss", "computes in float32 whatever the input dtype")
+def dat_mimic_float32(p_u, p_v, a_u, a_v, labels):
+    return _mimic(p_u.float(), p_v.float(), a_u.float(), a_v.float(), labels)
+
+
+# --- Exercise 11c: category_alignment_loss -----------------------------------------------------
+
+
+@helper
+def _cal(item_vecs, categories, *, cov="columns", major_rule="smallest_id", min_rows=2, reduce="sum",
+         squared=True, dtype=None, empty=None):
+    x = item_vecs if dtype is None else item_vecs.to(dtype)
+    ids = sorted(set(categories.tolist()))
+    counts = {c: int((categories == c).sum()) for c in ids}
+    if major_rule == "first_row":
+        major = int(categories[0])
+    elif major_rule == "smallest_id":
+        major = min(ids, key=lambda c: (-counts[c], c))
+    elif major_rule == "largest_id_on_ties":
+        major = sorted(ids, key=lambda c: counts[c])[-1]
+    elif major_rule == "first_appearance_on_ties":
+        order = list(dict.fromkeys(categories.tolist()))
+        major = max(order, key=lambda c: counts[c])
+    else:  # "id_0"
+        major = ids[0]
+
+    def covariance(rows):
+        if cov == "rows":
+            return torch.cov(rows)
+        centred = rows - rows.mean(dim=0)
+        return centred.T @ centred / (len(rows) - (0 if cov == "biased" else 1))
+
+    others = [c for c in ids if c != major and counts[c] >= min_rows]
+    if not others:
+        return empty if empty is not None else x.new_zeros(())
+    major_cov = covariance(x[categories == major])
+    terms = [((major_cov - covariance(x[categories == c])) ** 2).sum() for c in others]
+    if not squared:
+        terms = [t.sqrt() for t in terms]
+    total = torch.stack(terms).sum()
+    return total / len(terms) if reduce == "mean" else total
+
+
+@wrong("category_alignment_loss", "torch.cov(S) without transposing: the rows are taken as the variables")
+def cal_rows_as_variables(item_vecs, categories):
+    return _cal(item_vecs, categories, cov="rows")
+
+
+@wrong("category_alignment_loss", "biased covariance: divides by n instead of n - 1")
+def cal_biased_covariance(item_vecs, categories):
+    return _cal(item_vecs, categories, cov="biased")
+
+
+@wrong("category_alignment_loss", "takes the first row's category as the major one")
+def cal_major_first_row(item_vecs, categories):
+    return _cal(item_vecs, categories, major_rule="first_row")
+
+
+@wrong("category_alignment_loss", "takes category 0 (the smallest id) as the major one whatever the counts")
+def cal_major_smallest_id(item_vecs, categories):
+    return _cal(item_vecs, categories, major_rule="id_0")
+
+
+@wrong("category_alignment_loss", "averages over the other categories instead of summing")
+def cal_mean_over_categories(item_vecs, categories):
+    return _cal(item_vecs, categories, reduce="mean")
+
+
+@wrong("category_alignment_loss", "Frobenius norm, not its square")
+def cal_not_squared(item_vecs, categories):
+    return _cal(item_vecs, categories, squared=False)
+
+
+@wrong("category_alignment_loss", "keeps one-row categories (covariance 0/0 = NaN)")
+def cal_keeps_singletons(item_vecs, categories):
+    return _cal(item_vecs, categories, min_rows=1)
+
+
+@wrong("category_alignment_loss", "goes through NumPy: np.cov values, no gradient")
+def cal_numpy(item_vecs, categories):
+    x, c = item_vecs.detach().numpy(), categories.numpy()
+    ids, counts = np.unique(c, return_counts=True)
+    major = ids[counts.argmax()]
+    total = 0.0
+    for category, n in zip(ids, counts, strict=True):
+        if category != major and n >= 2:
+            total += ((np.cov(x[c == major], rowvar=False) - np.cov(x[c == category], rowvar=False)) ** 2).sum()
+    return torch.tensor(total, dtype=item_vecs.dtype)
+
+
+@wrong("category_alignment_loss", "ties for the major category go to the first category in the batch")
+def cal_tie_first_appearance(item_vecs, categories):
+    return _cal(item_vecs, categories, major_rule="first_appearance_on_ties")
+
+
+@wrong("category_alignment_loss", "sorts the categories by count and takes the last: ties go to the largest id")
+def cal_tie_largest_id(item_vecs, categories):
+    return _cal(item_vecs, categories, major_rule="largest_id_on_ties")
+
+
+@wrong("category_alignment_loss", "skips categories with exactly 2 rows (n > 2 instead of n >= 2)")
+def cal_skips_two_rows(item_vecs, categories):
+    return _cal(item_vecs, categories, min_rows=3)
+
+
+@wrong("category_alignment_loss", "computes in float32 whatever the input dtype")
+def cal_float32(item_vecs, categories):
+    return _cal(item_vecs, categories, dtype=torch.float32)
+
+
+@wrong("category_alignment_loss", "returns the Python float 0.0 when nothing is aligned")
+def cal_python_zero(item_vecs, categories):
+    return _cal(item_vecs, categories, empty=0.0)
+
+
 # --- Exercise 12: lightgcn_propagate ---------------------------------------------------------
 
 
