@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy.special import expit
 
-from tests.right_answers import right
+from tests.right_answers import answer, right
 
 # --- Exercise 1: auc --------------------------------------------------------------------------
 
@@ -401,6 +401,16 @@ def calibrate_rescaled(p, neg_rate):
     p = np.array(p, dtype=np.float64)
     return neg_rate * p / (neg_rate * p + 1.0 - p)
 
+
+# --- Section 6.1: what AUC does not see (concept check) ----------------------------------------
+
+answer("auc_blind", "computed_from_the_table",
+       "computed from the locked cell's auc_limit_changes instead of read off the printed table",
+       '{name for name, changed in auc_limit_changes.items() if "AUC" not in changed and changed}\n'
+       'auc_mixes_users = {name for name, changed in auc_limit_changes.items()\n'
+       '                   if "AUC" in changed and not changed & {"GAUC", "NDCG"}}')
+answer("auc_blind", "frozensets", "frozensets, listed in another order",
+       'frozenset(["reverse positives", "squash"])\nauc_mixes_users = frozenset(["user shift"])')
 
 # --- Exercise 16: fuse_scores -----------------------------------------------------------------
 

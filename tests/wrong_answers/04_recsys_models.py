@@ -857,6 +857,29 @@ def calibrate_in_place(p, neg_rate):
     return p
 
 
+# --- Section 6.1: what AUC does not see (concept check) ----------------------------------------
+
+answer("auc_blind", "negatives_too", "thinks NDCG sees the order among the negatives as well (AUC 'blind' to it)",
+       '{"squash", "reverse positives", "reverse negatives"}')
+answer("auc_blind", "within_class_only", "thinks squashing the probabilities changes AUC: only the two reorderings",
+       '{"reverse positives", "reverse negatives"}')
+answer("auc_blind", "user_shift_blind", "thinks a per-user shift keeps the global AUC, as it keeps GAUC",
+       '{"squash", "reverse positives", "user shift"}\nauc_mixes_users = set()')
+answer("auc_blind", "values_only", "only the notes' first point: misses the order among the positives",
+       '{"squash"}')
+answer("auc_blind", "swapped_sets", "exchanges the two sets",
+       '{"user shift"}\nauc_mixes_users = {"squash", "reverse positives"}')
+answer("auc_mixes_users", "every_auc_change", "lists every row where AUC changes, the swaps included",
+       '{"user shift", "swap at top", "swap at bottom"}')
+answer("auc_mixes_users", "squash_mixes", "thinks squashing the probabilities changes the global ranking",
+       '{"squash", "user shift"}')
+answer("auc_mixes_users", "bottom_swap", "thinks a swap at the bottom of the list is invisible to the users' metrics",
+       '{"user shift", "swap at bottom"}')
+answer("auc_mixes_users", "empty", "thinks nothing changes AUC without changing a user's list", "set()")
+answer("auc_blind", "a_list", "answers with a list", '["squash", "reverse positives"]')
+answer("auc_mixes_users", "short_name", "answers with a name that is not in AUC_TRANSFORMS", '{"shift"}')
+answer("auc_mixes_users", "a_string", "answers with a bare string", '"user shift"')
+
 # --- Exercise 16: fuse_scores ------------------------------------------------------------------
 
 
