@@ -192,6 +192,67 @@ def category_alignment_loss_one_hot(item_vecs, categories):
     return ((covariances[keep] - covariances[major]) ** 2).sum()
 
 
+# --- Exercise 7b: neighbour_purity -------------------------------------------------------------------
+
+
+@right("neighbour_purity", "plain loops: cosine from the dot product and the norms, sorted on (-cosine, index)")
+def neighbour_purity_loops(vectors, labels, k):
+    rows = np.asarray(vectors, dtype=np.float64)
+    n = len(rows)
+    k = min(k, n - 1)
+    if n < 2 or k <= 0:
+        return float("nan")
+    norms = np.sqrt((rows * rows).sum(axis=1))
+    shares = []
+    for i in range(n):
+        cosines = []
+        for j in range(n):
+            if j == i:
+                continue
+            cos = 0.0 if norms[i] == 0 or norms[j] == 0 else float(rows[i] @ rows[j]) / (norms[i] * norms[j])
+            cosines.append((-cos, j))
+        cosines.sort()
+        shares.append(sum(labels[j] == labels[i] for _, j in cosines[:k]) / k)
+    return float(np.mean(shares))
+
+
+@right("neighbour_purity", "np.lexsort on (index, -cosine) with the diagonal masked by a boolean, counts per row")
+def neighbour_purity_lexsort(vectors, labels, k):
+    x = np.array(vectors, dtype=np.float64)  # a copy
+    labels = np.asarray(labels)
+    n = x.shape[0]
+    if n < 2 or k < 1:
+        return float("nan")
+    k = min(k, n - 1)
+    lengths = np.sqrt(np.einsum("ij,ij->i", x, x))
+    nonzero = lengths > 0
+    x[nonzero] /= lengths[nonzero, None]
+    cosine = x @ x.T
+    cosine[np.eye(n, dtype=bool)] = -np.inf
+    index = np.broadcast_to(np.arange(n), (n, n))
+    order = np.lexsort((index, -cosine), axis=1)[:, :k]
+    matches = (labels[order] == labels[:, None]).sum(axis=1)
+    return float(matches.sum() / (n * k))
+
+
+@right("neighbour_purity", "torch: F.normalize, a stable descending torch.sort")
+def neighbour_purity_torch(vectors, labels, k):
+    x = torch.as_tensor(np.asarray(vectors), dtype=torch.float64)
+    n = x.shape[0]
+    k = min(int(k), n - 1)
+    if k < 1:
+        return float("nan")
+    unit = torch.nn.functional.normalize(x, dim=1)  # a zero row stays zero
+    cosine = unit @ unit.T
+    cosine.fill_diagonal_(-float("inf"))
+    order = torch.sort(cosine, dim=1, descending=True, stable=True).indices[:, :k].numpy()
+    labels = np.asarray(labels)
+    return (labels[order] == labels[:, None]).mean().item()
+
+
+answer("embedding_lessons", "frozenset", "a frozenset instead of a set", 'frozenset({"A", "C", "E"})')
+
+
 @right("huffman_codes", "another valid tie rule: newest node first among equal weights, first popped gets bit 1")
 def huffman_codes_other_ties(counts):
     counts = [float(c) for c in counts]

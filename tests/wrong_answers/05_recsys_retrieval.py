@@ -327,6 +327,122 @@ def nce_loss_unstable(center, context, negatives, log_q, k):
     return _nce(center, context, negatives, log_q, k, stable=False)
 
 
+# --- Exercise 7b: neighbour_purity and the concept check after it ------------------------------------
+
+
+@helper
+def _purity(vectors, labels, k, *, similarity="cosine", self_excluded=True, order="stable", cap=True,
+            divide_by_k=False, guard=True, in_place=False, empty=float("nan"), twin_cutoff=None):
+    vectors = np.asarray(vectors, dtype=np.float64)
+    labels = np.asarray(labels)
+    n = len(vectors)
+    k_used = min(int(k), n - 1) if cap else int(k)
+    if min(int(k), n - 1) < 1:
+        return empty
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if in_place:
+        vectors /= np.maximum(norms, 1e-12)
+        unit = vectors
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            unit = vectors / (np.maximum(norms, 1e-12) if guard else norms)
+    if similarity == "dot":
+        scores = vectors @ vectors.T
+    elif similarity == "euclid":
+        scores = -((vectors[:, None, :] - vectors[None, :, :]) ** 2).sum(-1)
+    else:
+        scores = unit @ unit.T
+    if twin_cutoff is not None:
+        scores[scores >= twin_cutoff] = -np.inf  # "removes the item itself" by value
+    if self_excluded:
+        np.fill_diagonal(scores, -np.inf)
+    if order == "ascending":  # the minus sign forgotten: the item itself (-inf) first, then the farthest items
+        nearest = np.argsort(scores, axis=1, kind="stable")[:, :k_used]
+    elif order == "reversed":
+        nearest = np.argsort(scores, axis=1, kind="stable")[:, ::-1][:, :k_used]
+    elif order == "unstable":
+        nearest = np.argsort(-scores, axis=1)[:, :k_used]
+    else:
+        nearest = np.argsort(-scores, axis=1, kind="stable")[:, :k_used]
+    same = (labels[nearest] == labels[:, None]).sum(axis=1)
+    return float((same / (k if divide_by_k else nearest.shape[1])).mean())
+
+
+@wrong("neighbour_purity", "counts the item itself among its neighbours (purity inflated)")
+def neighbour_purity_with_self(vectors, labels, k):
+    return _purity(vectors, labels, k, self_excluded=False)
+
+
+@wrong("neighbour_purity", "dot product instead of cosine: long vectors become everybody's neighbour")
+def neighbour_purity_dot(vectors, labels, k):
+    return _purity(vectors, labels, k, similarity="dot")
+
+
+@wrong("neighbour_purity", "argsort ascending (no minus sign): the item itself, then the farthest items")
+def neighbour_purity_farthest(vectors, labels, k):
+    return _purity(vectors, labels, k, order="ascending")
+
+
+@wrong("neighbour_purity", "reverses an ascending sort: ties go to the larger index")
+def neighbour_purity_reversed_ties(vectors, labels, k):
+    return _purity(vectors, labels, k, order="reversed")
+
+
+@wrong("neighbour_purity", "np.argsort's default (unstable) sort: arbitrary order among ties")
+def neighbour_purity_unstable(vectors, labels, k):
+    return _purity(vectors, labels, k, order="unstable")
+
+
+@wrong("neighbour_purity", "divides by the norms unguarded: a zero row gives NaN cosines")
+def neighbour_purity_nan_zero_rows(vectors, labels, k):
+    return _purity(vectors, labels, k, guard=False)
+
+
+@wrong("neighbour_purity", "k not capped at n - 1: the item itself slips in at the end")
+def neighbour_purity_uncapped(vectors, labels, k):
+    return _purity(vectors, labels, k, cap=False)
+
+
+@wrong("neighbour_purity", "divides the matches by k even when fewer than k neighbours exist")
+def neighbour_purity_divides_by_k(vectors, labels, k):
+    return _purity(vectors, labels, k, divide_by_k=True)
+
+
+@wrong("neighbour_purity", "normalises the caller's array in place")
+def neighbour_purity_in_place(vectors, labels, k):
+    return _purity(vectors, labels, k, in_place=True)
+
+
+@wrong("neighbour_purity", "nearest by Euclidean distance of the raw vectors, not by cosine")
+def neighbour_purity_euclidean(vectors, labels, k):
+    return _purity(vectors, labels, k, similarity="euclid")
+
+
+@wrong("neighbour_purity", "excludes every cosine >= 1 - 1e-9 to drop the item itself, identical twins too")
+def neighbour_purity_drops_twins(vectors, labels, k):
+    return _purity(vectors, labels, k, twin_cutoff=1 - 1e-9)
+
+
+@wrong("neighbour_purity", "returns 0.0 when there is no neighbour to judge")
+def neighbour_purity_zero_when_empty(vectors, labels, k):
+    return _purity(vectors, labels, k, empty=0.0)
+
+
+@wrong("neighbour_purity", "returns a 0-d numpy array, not a Python float")
+def neighbour_purity_array(vectors, labels, k):
+    return np.array(_purity(vectors, labels, k))
+
+
+answer("best_by_purity", "itemcf", "thinks ItemCF's vectors cluster best (it retrieves best)", '"ItemCF"')
+answer("best_by_purity", "item2vec", "picks the learned embedding without reading the table", '"Item2Vec"')
+answer("best_by_recall", "purest", "assumes the purest vectors retrieve best", '"content features"')
+answer("best_by_recall", "item2vec", "assumes the learned embedding retrieves best", '"Item2Vec"')
+answer("embedding_lessons", "purity_predicts", "thinks purity ranks the embeddings as recall does",
+       '{"A", "B", "C", "E"}')
+answer("embedding_lessons", "offline_final", "thinks offline recall settles it without an A/B test",
+       '{"A", "C", "D", "E"}')
+answer("embedding_lessons", "notes_only", "keeps only the statements close to the notes' wording", '{"A", "E"}')
+
 # --- concept checks of Section 4.1 -----------------------------------------------------------
 
 answer("cbow_vs_skipgram", "skipgram_faster", "thinks skip-gram is the faster one", '"B"')
