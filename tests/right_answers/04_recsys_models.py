@@ -273,6 +273,20 @@ def scenario_manual_softmax(history, mask, target, scenario, W_q):
     return torch.bmm(w[:, None, :], history)[:, 0], w
 
 
+@right("scenario_target_attention", "a loop over rows: softmax over the real positions only, scattered into a zero row "
+                                    "of the inputs' dtype with index_put")
+def scenario_row_loop(history, mask, target, scenario, W_q):
+    B, L, d = history.shape
+    rows, pooled = [], []
+    for b in range(B):
+        q = torch.cat([scenario[b], target[b]]) @ W_q
+        idx = mask[b].nonzero()[:, 0]
+        w_real = torch.softmax(history[b, idx] @ q / d**0.5, dim=0)
+        rows.append(torch.zeros(L, dtype=history.dtype).index_put((idx,), w_real))
+        pooled.append(w_real @ history[b, idx])
+    return torch.stack(pooled), torch.stack(rows)
+
+
 # --- Exercise 10: dice ------------------------------------------------------------------------
 
 

@@ -129,6 +129,17 @@ def dat_mimic_loss_paper_form(p_u, p_v, a_u, a_v, labels):
     return loss_u + loss_v
 
 
+@right("dat_mimic_loss", "a loop over the positive pairs, targets taken under torch.no_grad")
+def dat_mimic_loss_loop(p_u, p_v, a_u, a_v, labels):
+    with torch.no_grad():
+        target_u, target_v = p_v.clone(), p_u.clone()
+    total = a_u.new_zeros(()) + 0 * a_v.sum()
+    for t in range(len(labels)):
+        if bool(labels[t]):
+            total = total + torch.sum((a_u[t] - target_u[t]) ** 2) + torch.sum((a_v[t] - target_v[t]) ** 2)
+    return total / len(labels)
+
+
 @right("dat_mimic_loss", "boolean mask of the positives, then one sum divided by T")
 def dat_mimic_loss_masked(p_u, p_v, a_u, a_v, labels):
     positive = labels != 0
@@ -167,6 +178,20 @@ def category_alignment_loss_bincount(item_vecs, categories):
     return torch.stack(terms).sum() if terms else item_vecs.sum() * 0
 
 
+@right("category_alignment_loss", "one-hot membership matrix: all category means and covariances with einsum")
+def category_alignment_loss_one_hot(item_vecs, categories):
+    ids, inverse, counts = torch.unique(categories, return_inverse=True, return_counts=True)
+    membership = torch.nn.functional.one_hot(inverse, len(ids)).to(item_vecs.dtype)  # (n, K)
+    means = membership.T @ item_vecs / counts[:, None].to(item_vecs.dtype)  # (K, d)
+    centred = item_vecs - means[inverse]
+    scatter = torch.einsum("nk,ni,nj->kij", membership, centred, centred)  # (K, d, d)
+    denominators = (counts - 1).clamp_min(1).to(item_vecs.dtype)
+    covariances = scatter / denominators[:, None, None]
+    major = int(torch.argmax(counts))
+    keep = (counts >= 2) & (torch.arange(len(ids)) != major)
+    return ((covariances[keep] - covariances[major]) ** 2).sum()
+
+
 # --- Exercise 7b: neighbour_purity -------------------------------------------------------------------
 
 
@@ -189,6 +214,25 @@ def neighbour_purity_loops(vectors, labels, k):
         cosines.sort()
         shares.append(sum(labels[j] == labels[i] for _, j in cosines[:k]) / k)
     return float(np.mean(shares))
+
+
+@right("neighbour_purity", "np.lexsort on (index, -cosine) with the diagonal masked by a boolean, counts per row")
+def neighbour_purity_lexsort(vectors, labels, k):
+    x = np.array(vectors, dtype=np.float64)  # a copy
+    labels = np.asarray(labels)
+    n = x.shape[0]
+    if n < 2 or k < 1:
+        return float("nan")
+    k = min(k, n - 1)
+    lengths = np.sqrt(np.einsum("ij,ij->i", x, x))
+    nonzero = lengths > 0
+    x[nonzero] /= lengths[nonzero, None]
+    cosine = x @ x.T
+    cosine[np.eye(n, dtype=bool)] = -np.inf
+    index = np.broadcast_to(np.arange(n), (n, n))
+    order = np.lexsort((index, -cosine), axis=1)[:, :k]
+    matches = (labels[order] == labels[:, None]).sum(axis=1)
+    return float(matches.sum() / (n * k))
 
 
 @right("neighbour_purity", "torch: F.normalize, a stable descending torch.sort")

@@ -434,6 +434,15 @@ def fft_filter_circular_convolution(x, filter_weight):
     return torch.einsum("tsd,bsd->btd", kernel[lags], x)
 
 
+@right("fft_filter", "the full complex FFT with the Hermitian extension of the filter, real part of the inverse")
+def fft_filter_full_spectrum(x, filter_weight):
+    T = x.shape[1]
+    half = torch.view_as_complex(filter_weight)  # (T // 2 + 1, d)
+    mirrored = torch.conj(half[1:(T + 1) // 2]).flip(0)  # W_{T-k} = conj(W_k) for 0 < k < T / 2
+    full = torch.cat([half, mirrored], dim=0)  # (T, d)
+    return torch.fft.ifft(torch.fft.fft(x.to(half.dtype), dim=1) * full, dim=1).real.to(x.dtype)
+
+
 # --- Capstone: generative retrieval on semantic IDs ------------------------------------------
 
 
