@@ -54,6 +54,14 @@ def _print_warnings(step, log):
     print(f"{step}: {len(warnings)} distinct warning(s)" + "".join(f"\n  {w}" for w in warnings[:10]))
 
 
+def _columns(head, body):
+    """Rows of cells as left-aligned text columns under a dashed line."""
+    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def _table(rows, chapters):
     head = ["student", *chapters, "total"]
     body = []
@@ -61,10 +69,7 @@ def _table(rows, chapters):
         total = sum(s.score for s in scores.values()), sum(s.max_score for s in scores.values())
         body.append([student, *(f"{scores[c].score:g}/{scores[c].max_score:g}" for c in chapters),
                      f"{total[0]:g}/{total[1]:g}"])
-    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _columns(head, body)
 
 
 def _capstone_tier(grade):
@@ -88,10 +93,7 @@ def _tier_cell(grade):
 def _tier_table(scores, chapters):
     head = ["capstone tier", *chapters]
     body = [[student, *(_tier_cell(scores[student][c]) for c in chapters)] for student in scores]
-    widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in [head, *body]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _columns(head, body)
 
 
 def cmd_demo(args):
